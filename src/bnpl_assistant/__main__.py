@@ -1,0 +1,3 @@
+from bnpl_assistant.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Writing the reply: the offline extractive composer, the OpenAI model adapter, and fixed reply lines."""

@@ -1,0 +1,317 @@
+"""The assistant: one entry point, ``Assistant.respond``, used by the CLI, the page and the eval harness."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from bnpl_assistant.answer import templates
+from bnpl_assistant.answer.compose import compose, kb_language
+from bnpl_assistant.classify import rules
+from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
+from bnpl_assistant.classify.intent import IntentClassifier
+from bnpl_assistant.conversation import Conversation, Reply, Source, Turn
+from bnpl_assistant.embeddings import Embedder, make_embedder
+from bnpl_assistant.errors import ProviderError, StoreUnavailableError
+from bnpl_assistant.kb.topics import TopicCatalog
+from bnpl_assistant.kb.validate import load_knowledge
+from bnpl_assistant.language import LanguageDetector
+from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds
+from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage, Retrieval
+from bnpl_assistant.settings import Settings
+from bnpl_assistant.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_MAX_WORDS = 8
+RETRIEVAL_WEIGHT = 0.35
+
+
+class ChatModel(Protocol):
+    """What the assistant needs from an LLM adapter (see ``answer.llm``)."""
+
+    name: str
+
+    def answer(self, question: str, language: str, passages: list[Passage], history: list[Turn]) -> str: ...
+
+
+class HandoffSink(Protocol):
+    def open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str: ...
+
+
+class ActionHandler(Protocol):
+    def handle(self, conversation: Conversation, message: str, language: str,
+               vector: np.ndarray) -> Reply | None: ...
+
+
+@dataclass
+class Understanding:
+    """What the assistant made of one message, before deciding."""
+
+    text: str
+    language: str
+    vector: np.ndarray
+    topic_ranking: list[tuple[str, float]]
+    retrieval: Retrieval
+    gate: dict[str, float]
+    follow_up: bool
+
+
+class Assistant:
+    def __init__(self, settings: Settings, topics: TopicCatalog, embedder: Embedder, search: HybridSearch,
+                 classifier: IntentClassifier, detector: LanguageDetector, llm: ChatModel | None = None,
+                 thresholds: Thresholds | None = None, handoffs: HandoffSink | None = None,
+                 actions: ActionHandler | None = None) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.embedder = embedder
+        self.search = search
+        self.classifier = classifier
+        self.detector = detector
+        self.llm = llm
+        self.thresholds = thresholds or load_thresholds()
+        self.handoffs = handoffs
+        self.actions = actions
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: VectorStore | None = None,
+                      embedder: Embedder | None = None, llm: ChatModel | None = None) -> Assistant:
+        """Load everything once: topics, classifier (cached exemplar embeddings), index, models."""
+        kb = load_knowledge(settings.knowledge_dir, settings.languages)
+        embedder = embedder or make_embedder(settings)
+        store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
+        exemplars = load_exemplars(kb.articles, kb.topics.ids)
+        vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
+        classifier = IntentClassifier(exemplars, vectors)
+        if llm is None and settings.llm != "offline":
+            from bnpl_assistant.answer.llm import make_chat_model
+
+            llm = make_chat_model(settings)
+        search = HybridSearch(store, embedder.name)
+        search.table()  # fail early with "run ingest" rather than on the first question
+        return cls(settings, kb.topics, embedder, search, classifier,
+                   LanguageDetector(settings.languages, settings.default_language), llm)
+
+    # -- understanding -------------------------------------------------------------------------------
+
+    def understand(self, conversation: Conversation, text: str, language: str) -> Understanding:
+        vector = self.embedder.embed_query(text)
+        scores = self.classifier.score(vector)
+        probs = scores.topic_probs
+        gate = scores.gate
+        words = len(text.split())
+        follow_up = False
+        previous = conversation.last_customer_texts(1)
+        if previous and conversation.last_topic and words <= FOLLOW_UP_MAX_WORDS:
+            context_vec = self.embedder.embed_query(f"{previous[-1]} {text}")
+            context = self.classifier.score(context_vec)
+            if float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3:
+                follow_up = True
+                probs = 0.3 * probs + 0.7 * context.topic_probs
+                gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
+                vector = context_vec
+        retrieval = self.search.search(text, vector, language)
+        fused = self._fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
+        return Understanding(text, language, vector, fused, retrieval, gate, follow_up)
+
+    @staticmethod
+    def _fuse(probs: dict[str, float], retrieval: Retrieval) -> list[tuple[str, float]]:
+        top = max(retrieval.topic_scores.values(), default=0.0)
+        fused = {}
+        for topic, p in probs.items():
+            r = retrieval.topic_scores.get(topic, 0.0) / top if top else 0.0
+            fused[topic] = (p + RETRIEVAL_WEIGHT * r) / (1.0 + RETRIEVAL_WEIGHT)
+        return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    # -- the entry point -----------------------------------------------------------------------------
+
+    def respond(self, conversation: Conversation, message: str, customer: str | None = None,
+                language: str | None = None) -> Reply:
+        """Answer one customer message in the context of ``conversation`` (which is updated)."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        if customer is not None:
+            conversation.customer_id = customer
+        raw = message if isinstance(message, str) else ""
+        text = rules.normalise(raw)
+        truncated = len(text) > self.settings.max_message_chars
+        if truncated:
+            text = text[: self.settings.max_message_chars]
+        lang_started = time.perf_counter()
+        if language and language in self.settings.languages:
+            lang = language
+        else:
+            lang = self.detector.detect(text, previous=conversation.language).language
+        timings["language"] = _ms(lang_started)
+        conversation.turns.append(Turn("customer", text, lang))
+
+        if not rules.has_words(text):
+            reply = self._fixed("empty", "empty-message", lang)
+        else:
+            reply = self._respond(conversation, text, lang, timings)
+        if truncated:
+            reply.truncated = True
+            reply.note = (reply.note + " " if reply.note else "") + templates.line(
+                "truncated", lang, limit=self.settings.max_message_chars)
+        reply.timings_ms = {**timings, **reply.timings_ms, "total": _ms(started)}
+        conversation.turns.append(Turn("assistant", reply.text, reply.language, reply.topic if
+                                       reply.outcome != "refuse" or reply.reason != "low-confidence" else "_unsure",
+                                       reply.outcome))
+        return reply
+
+    def _respond(self, conversation: Conversation, text: str, lang: str, timings: dict[str, float]) -> Reply:
+        step = time.perf_counter()
+        try:
+            u = self.understand(conversation, text, lang)
+        except StoreUnavailableError as exc:
+            log.warning("store unavailable: %s", exc)
+            reply = self._fixed("degraded", "store-unavailable", lang, outcome="escalate")
+            reply.team = "customer-care"
+            self._open_ticket(conversation, reply, text)
+            return reply
+        timings["understand"] = _ms(step)
+
+        if self.actions is not None:
+            acted = self.actions.handle(conversation, text, lang, u.vector)
+            if acted is not None:
+                return acted
+
+        topic, prob = u.topic_ranking[0]
+        signals = Signals(
+            injection_rule=rules.looks_like_injection(text),
+            other_person=rules.asks_for_other_person(text) or bool(rules.mentions_customer_ref(text)),
+            human_rule=rules.asks_for_human(text),
+            gate=u.gate,
+            topic=topic,
+            topic_prob=prob,
+            dense_top=u.retrieval.dense_top,
+            failures=conversation.recent_failures(),
+            greeting=rules.is_greeting(text),
+            follow_up=u.follow_up,
+        )
+        decision = decide(signals, self.topics, self.thresholds)
+        retrieved = [t for t, _ in u.topic_ranking[:5]]
+        step = time.perf_counter()
+        reply = self._render(conversation, decision, u, retrieved, prob)
+        timings["compose"] = _ms(step)
+        return reply
+
+    # -- rendering the decision ----------------------------------------------------------------------
+
+    def _render(self, conversation: Conversation, decision: Decision, u: Understanding, retrieved: list[str],
+                confidence: float) -> Reply:
+        lang = u.language
+        if decision.outcome == "refuse":
+            key = {"injection": "injection", "greeting": "greeting"}.get(decision.reason, "offtopic")
+            reply = self._fixed(key, decision.reason, lang)
+            reply.retrieved_topics = retrieved
+            reply.confidence = confidence
+            reply.topic = None
+            return reply
+        if decision.outcome == "escalate":
+            return self._escalate(conversation, decision, u, retrieved, confidence)
+        assert decision.topic is not None  # an "answer" decision always names its topic
+        return self._answer(conversation, decision.topic, u, retrieved, confidence)
+
+    def _answer(self, conversation: Conversation, topic: str, u: Understanding, retrieved: list[str],
+                confidence: float) -> Reply:
+        table = self.search.table()
+        composition = compose(topic, u.language, u.vector, table)
+        if composition is None:
+            return self._escalate(conversation, Decision("escalate", topic, "no-article", "customer-care"), u,
+                                  retrieved, confidence)
+        note = ""
+        if kb_language(u.language) != u.language:
+            note = templates.line("fallback_note", u.language)
+        reply = Reply(
+            text=composition.text,
+            outcome="answer",
+            topic=topic,
+            retrieved_topics=retrieved,
+            sources=_sources(composition.passages),
+            language=u.language,
+            confidence=confidence,
+            reason="faq",
+            note=note,
+        )
+        if self.llm is not None:
+            passages = composition.passages + [p for p in u.retrieval.passages[:4]
+                                               if p.id not in {c.id for c in composition.passages}]
+            try:
+                reply.text = self.llm.answer(u.text, u.language, passages, conversation.turns[:-1])
+                reply.model_path = self.llm.name
+                reply.sources = _sources(passages)
+                reply.note = ""
+            except ProviderError as exc:
+                log.warning("model failed, answering offline: %s", exc)
+                reply.fell_back = True
+                reply.fallback_reason = str(exc)
+        return reply
+
+    def _escalate(self, conversation: Conversation, decision: Decision, u: Understanding,
+                  retrieved: list[str], confidence: float) -> Reply:
+        team = templates.team_name(decision.team, u.language)
+        reply = Reply(
+            text="",
+            outcome="escalate",
+            topic=decision.topic,
+            retrieved_topics=retrieved,
+            sources=[],
+            language=u.language,
+            confidence=confidence,
+            reason=decision.reason,
+            team=decision.team,
+        )
+        ticket = self._open_ticket(conversation, reply, u.text)
+        parts = [templates.line("escalate", u.language, team=team, ticket=ticket) if ticket
+                 else templates.line("escalate_no_ticket", u.language, team=team)]
+        topic = self.topics.get(decision.topic)
+        if topic is not None and topic.outcome == "escalate":
+            composition = compose(topic.id, u.language, u.vector, self.search.table())
+            if composition is not None:
+                lead = composition.passages[0]
+                parts.append(f"{templates.line('meanwhile', u.language)}\n{lead.text}")
+                reply.sources = _sources([lead])
+        reply.text = "\n\n".join(parts)
+        return reply
+
+    def _open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str | None:
+        if self.handoffs is None:
+            return None
+        reply.ticket_id = self.handoffs.open_ticket(conversation, reply, message)
+        return reply.ticket_id
+
+    def _fixed(self, key: str, reason: str, lang: str, outcome: str = "refuse") -> Reply:
+        return Reply(text=templates.line(key, lang), outcome=outcome, topic=None, retrieved_topics=[],
+                     sources=[], language=lang, confidence=0.0, reason=reason)
+
+
+def _sources(passages: list[Passage]) -> list[Source]:
+    seen: dict[tuple[str, str], Source] = {}
+    for p in passages:
+        key = (p.language, p.article_id)
+        if key not in seen:
+            seen[key] = Source(p.article_id, p.title, p.language, p.text)
+        else:
+            seen[key].passage += "\n\n" + p.text
+    return list(seen.values())
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def reply_summary(reply: Reply) -> dict[str, Any]:
+    """The fields of a reply that the eval results contract names."""
+    return {
+        "outcome": reply.outcome,
+        "topic": reply.topic,
+        "retrieved_topics": reply.retrieved_topics,
+        "language": reply.language,
+        "reply": reply.text,
+        "sources": [s.id for s in reply.sources],
+    }

@@ -1,0 +1,155 @@
+"""The command line: ``bnpl-assistant <command>``. Holds no business logic; turns errors into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bnpl_assistant.errors import BnplError
+from bnpl_assistant.runtime import configure_logging, quiet_process
+from bnpl_assistant.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="An offline-first AI support assistant for a buy-now-pay-later provider.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)
+
+
+def _fail(exc: BnplError, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    quiet_process()
+    configure_logging(verbose)
+
+
+@app.command()
+def validate(knowledge: Annotated[Path | None, typer.Option(help="Knowledge folder.")] = None) -> None:
+    """Check the knowledge base: front matter, topics, duplicate ids, missing twins and languages."""
+    from bnpl_assistant.kb.validate import check_knowledge
+
+    settings = _settings(knowledge_dir=knowledge)
+    kb, problems = check_knowledge(settings.knowledge_dir, settings.languages)
+    for problem in problems:
+        err.print(str(problem), markup=False, highlight=False)
+    if problems or kb is None:
+        err.print(f"[red]{len(problems)} problem(s)[/]")
+        raise typer.Exit(1)
+    per_lang: dict[str, int] = {}
+    for art in kb.articles:
+        per_lang[art.language] = per_lang.get(art.language, 0) + 1
+    console.print(f"ok: {len(kb.topics)} topics, articles per language: {per_lang}")
+
+
+@app.command()
+def ingest(
+    knowledge: Annotated[Path | None, typer.Option(help="Knowledge folder (default: ./knowledge).")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Re-embed everything into a fresh index.")] = False,
+) -> None:
+    """Index the knowledge base into Chroma. Re-running with nothing changed re-embeds nothing."""
+    from bnpl_assistant.services import ingest_all
+
+    settings = _settings(knowledge_dir=knowledge)
+    try:
+        with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("embed", total=None)
+            report = ingest_all(settings, rebuild=rebuild,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except BnplError as exc:
+        _fail(exc)
+    table = Table(title="ingest")
+    for col in ("articles", "chunks", "added", "updated", "unchanged", "removed", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(", ".join(f"{k}: {v}" for k, v in sorted(report.articles.items())), str(report.chunks),
+                  str(report.added), str(report.updated), str(report.unchanged), str(report.removed),
+                  f"{report.seconds:.1f}")
+    console.print(table)
+    console.print(f"index: {settings.chroma_url or settings.index_dir} ({report.collection})")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The customer's message.")],
+    lang: Annotated[str | None, typer.Option("--lang", help="Force the reply language (en, de, ...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole reply as JSON.")] = False,
+    customer: Annotated[str | None, typer.Option(help="Act as this signed-in demo customer id.")] = None,
+) -> None:
+    """Ask one question and print the reply with its sources."""
+    from bnpl_assistant.conversation import Conversation
+    from bnpl_assistant.services import build_assistant
+
+    settings = _settings()
+    try:
+        assistant = build_assistant(settings)
+        reply = assistant.respond(Conversation(customer_id=customer), question, language=lang)
+    except BnplError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(reply), ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_reply(reply)
+
+
+def _print_reply(reply: Any) -> None:
+    badge = {"answer": "green", "act": "cyan", "escalate": "yellow", "refuse": "magenta"}[reply.outcome]
+    console.print(f"[{badge}][{reply.outcome}][/] topic={reply.topic} lang={reply.language} "
+                  f"confidence={reply.confidence:.2f} model={reply.model_path}"
+                  + (" (fell back)" if reply.fell_back else ""), highlight=False)
+    if reply.note:
+        console.print(reply.note, markup=False)
+    console.print(reply.text, markup=False)
+    for s in reply.sources:
+        console.print(f"  source: {s.language}/{s.id} - {s.title}", markup=False, style="dim")
+
+
+@app.command()
+def chat(
+    customer: Annotated[str | None, typer.Option(help="Signed-in demo customer id.")] = None,
+) -> None:
+    """A terminal chat that keeps the conversation. Empty line or Ctrl-D ends it."""
+    from bnpl_assistant.conversation import Conversation
+    from bnpl_assistant.services import build_assistant
+
+    settings = _settings()
+    try:
+        assistant = build_assistant(settings)
+    except BnplError as exc:
+        _fail(exc)
+    conversation = Conversation(customer_id=customer)
+    console.print("Chat with Hallon's assistant (empty line to quit).")
+    while True:
+        try:
+            message = console.input("[bold]you> [/]")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not message.strip():
+            break
+        try:
+            _print_reply(assistant.respond(conversation, message))
+        except BnplError as exc:
+            err.print(f"[red]error:[/] {exc}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

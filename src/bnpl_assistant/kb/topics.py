@@ -1,0 +1,91 @@
+"""Support topics from ``knowledge/topics.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bnpl_assistant.errors import DataError
+
+OUTCOMES = ("answer", "escalate")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One support topic: what it covers and who takes it."""
+
+    id: str
+    category: str
+    scope: str
+    outcome: str
+    team: str | None = None
+    priority: int = 5
+
+
+class TopicCatalog:
+    """The topics by id, in file order."""
+
+    def __init__(self, topics: list[Topic]) -> None:
+        self._topics = {t.id: t for t in topics}
+
+    def __contains__(self, topic_id: object) -> bool:
+        return topic_id in self._topics
+
+    def __getitem__(self, topic_id: str) -> Topic:
+        return self._topics[topic_id]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._topics.values())
+
+    def __len__(self) -> int:
+        return len(self._topics)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._topics)
+
+    def get(self, topic_id: str | None) -> Topic | None:
+        return self._topics.get(topic_id) if topic_id else None
+
+
+def load_topics(path: Path) -> TopicCatalog:
+    """Read and check ``topics.yaml``.
+
+    Raises:
+        DataError: the file is missing or a topic entry is invalid.
+    """
+    if not path.exists():
+        raise DataError("topics file not found; point BNPL_KNOWLEDGE_DIR at the knowledge folder", str(path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise DataError(f"invalid YAML: {exc}", str(path), line + 1 if line is not None else None) from exc
+    entries = raw.get("topics") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise DataError("expected a 'topics:' list", str(path))
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not {"id", "category", "scope", "outcome"} <= entry.keys():
+            raise DataError(f"topic #{i + 1} needs id, category, scope and outcome", str(path))
+        if entry["outcome"] not in OUTCOMES:
+            raise DataError(f"topic {entry['id']}: outcome must be one of {OUTCOMES}", str(path))
+        if entry["outcome"] == "escalate" and not entry.get("team"):
+            raise DataError(f"topic {entry['id']}: an escalate topic must name its team", str(path))
+        if entry["id"] in seen:
+            raise DataError(f"duplicate topic id {entry['id']}", str(path))
+        seen.add(entry["id"])
+        topics.append(
+            Topic(
+                id=str(entry["id"]),
+                category=str(entry["category"]),
+                scope=str(entry["scope"]),
+                outcome=str(entry["outcome"]),
+                team=entry.get("team"),
+                priority=int(entry.get("priority", 5)),
+            )
+        )
+    return TopicCatalog(topics)

@@ -1,0 +1,80 @@
+"""The decision, in a fixed order: refuse attacks, hand off when a person is needed, refuse what is not
+support or not understood, act on the account, otherwise answer.
+
+Thresholds are data (``data/thresholds.yaml``), chosen by ``python -m bnpl_assistant.classify.calibrate``
+on the project's own labelled data and documented there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from bnpl_assistant.kb.topics import TopicCatalog
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    injection: float = 0.5
+    handoff: float = 0.5
+    offtopic: float = 0.5
+    min_topic_prob: float = 0.12
+    min_dense: float = 0.0
+    repeated_failures: int = 2
+
+
+@cache
+def load_thresholds() -> Thresholds:
+    text = resources.files("bnpl_assistant").joinpath("data/thresholds.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) or {}
+    return Thresholds(**{k: v for k, v in (raw.get("thresholds") or {}).items()
+                         if k in Thresholds.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Signals:
+    injection_rule: bool
+    other_person: bool
+    human_rule: bool
+    gate: dict[str, float]
+    topic: str | None
+    topic_prob: float
+    dense_top: float
+    failures: int
+    greeting: bool = False
+    follow_up: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    topic: str | None
+    reason: str
+    team: str | None = None
+
+
+def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
+    # (1) attacks: instructions, hidden prompts, other people's data
+    if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
+        return Decision("refuse", None, "injection")
+    # (2) a person is needed
+    if s.human_rule or s.gate.get("handoff", 0.0) >= th.handoff:
+        return Decision("escalate", None, "customer-asked-for-human", "customer-care")
+    topic = topics.get(s.topic)
+    if topic is not None and topic.outcome == "escalate" and s.topic_prob >= th.min_topic_prob and \
+            s.gate.get("offtopic", 0.0) < th.offtopic:
+        return Decision("escalate", topic.id, f"topic:{topic.id}", topic.team)
+    if s.failures >= th.repeated_failures:
+        return Decision("escalate", s.topic, "repeated-failure", "customer-care")
+    # (3) not support, or not understood
+    if s.greeting:
+        return Decision("refuse", None, "greeting")
+    if not s.follow_up and s.gate.get("offtopic", 0.0) >= th.offtopic:
+        return Decision("refuse", None, "off-topic")
+    if topic is None or s.topic_prob < th.min_topic_prob or s.dense_top < th.min_dense:
+        return Decision("refuse", "_unsure", "low-confidence")
+    # (4) answer (account actions are decided by the assistant before this, see actions)
+    return Decision("answer", topic.id, "faq")

@@ -1,0 +1,107 @@
+"""Hybrid retrieval: Chroma dense search + in-memory BM25, fused by reciprocal rank, then aggregated from
+passages to topics and fused once more with the intent classifier's topic ranking."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bnpl_assistant.retrieve.lexical import LexicalIndex
+from bnpl_assistant.settings import KB_LANGUAGES
+from bnpl_assistant.store import StoredChunk, VectorStore
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    text: str
+    article_id: str
+    title: str
+    topic: str
+    language: str
+    heading: str
+    chunk_index: int
+    score: float = 0.0
+
+
+@dataclass
+class Retrieval:
+    passages: list[Passage]  # fused, best first
+    topic_scores: dict[str, float] = field(default_factory=dict)  # passage-level evidence per topic
+    dense_top: float = 0.0
+
+
+def rrf(rankings: list[tuple[list[str], float]], k: int = RRF_K) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion of several rankings (each a list of ids, best first)."""
+    scores: dict[str, float] = defaultdict(float)
+    for ranking, weight in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] += weight / (k + rank + 1)
+    return dict(scores)
+
+
+class ChunkTable:
+    """Every live chunk in memory (text, metadata, embedding), with the BM25 index over them.
+
+    Rebuilt only when the store's pointer moves (an ingest), not per query.
+    """
+
+    def __init__(self, chunks: list[StoredChunk], version: str | None) -> None:
+        self.version = version
+        self.chunks = chunks
+        self.by_id = {c.id: i for i, c in enumerate(chunks)}
+        self.matrix = (np.stack([c.embedding for c in chunks]).astype(np.float32)  # type: ignore[misc]
+                       if chunks else np.zeros((0, 384), dtype=np.float32))
+        self.lexical = LexicalIndex([f"{c.metadata['title']} {c.metadata.get('heading', '')} {c.text}"
+                                     for c in chunks], [str(c.metadata["language"]) for c in chunks])
+
+    def passage(self, index: int, score: float = 0.0) -> Passage:
+        c = self.chunks[index]
+        m = c.metadata
+        return Passage(c.id, c.text, str(m["article_id"]), str(m["title"]), str(m["topic"]),
+                       str(m["language"]), str(m.get("heading", "")), int(m["chunk_index"]), score)
+
+    def of_topic(self, topic: str, language: str) -> list[int]:
+        return [i for i, c in enumerate(self.chunks)
+                if c.metadata["topic"] == topic and c.metadata["language"] == language]
+
+
+class HybridSearch:
+    """Dense + lexical passage search over one live index."""
+
+    def __init__(self, store: VectorStore, embedder_name: str, k: int = 20) -> None:
+        self.store = store
+        self.embedder_name = embedder_name
+        self.k = k
+        self._table: ChunkTable | None = None
+
+    def table(self) -> ChunkTable:
+        ptr = self.store.pointer()
+        version = str(ptr.get("active")) if ptr else None
+        if self._table is None or self._table.version != version:
+            self.store.active(self.embedder_name)  # raises a clear error on a missing/mismatched index
+            self._table = ChunkTable(self.store.all_chunks(with_embeddings=True), version)
+        return self._table
+
+    def search(self, text: str, vector: np.ndarray, language: str) -> Retrieval:
+        table = self.table()
+        dense = self.store.query(vector, self.k, expected_embedder=self.embedder_name)
+        dense_ids = [h.id for h in dense]
+        lex_lang = language if language in KB_LANGUAGES else "en"
+        lexical = table.lexical.search(text, lex_lang, k=self.k)
+        lex_ids = [table.chunks[h.index].id for h in lexical]
+        fused = rrf([(dense_ids, 1.0), (lex_ids, 0.6)])
+        dense_score = {h.id: h.score for h in dense}
+        order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        passages = [table.passage(table.by_id[cid], fused[cid]) for cid in order if cid in table.by_id]
+        topic_scores: dict[str, float] = defaultdict(float)
+        # A topic's evidence is its best passage, plus a little for further supporting passages.
+        seen: dict[str, int] = defaultdict(int)
+        for p in passages:
+            topic_scores[p.topic] += fused[p.id] * (1.0 if seen[p.topic] == 0 else 0.3)
+            seen[p.topic] += 1
+        return Retrieval(passages, dict(topic_scores), max(dense_score.values(), default=0.0))

@@ -1,0 +1,73 @@
+"""BM25 over the chunks, with per-language tokenisation, stemming and stop words. Kept in memory."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+import Stemmer
+
+_STEMMERS = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "sv": "swedish",
+             "nl": "dutch", "it": "italian", "pl": None}
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# A short, general stop list per language (function words only).
+_STOP = {
+    "en": set("the a an and or to of in on for is are was be it i my me you your we our this that with at "
+              "can do does did how what when why where have has had not no yes so if from by as am will "
+              "would could should just please hi hello there".split()),
+    "de": set("der die das ein eine einen einem und oder zu von im in auf für ist sind war sein es ich mein "
+              "meine mir mich sie ihr wir unser dies das mit bei kann können wie was wann warum wo habe hat "
+              "nicht kein ja so wenn aus als bin wird würde bitte hallo den dem des auch noch schon".split()),
+}
+
+
+def tokenize(text: str, language: str) -> list[str]:
+    """Lowercased word tokens, stop words removed, stemmed for the language."""
+    stem_name = _STEMMERS.get(language)
+    stop = _STOP.get(language, set())
+    tokens = [t for t in _TOKEN.findall(text.lower()) if t not in stop]
+    if stem_name:
+        tokens = _stemmer(stem_name).stemWords(tokens)
+    return tokens
+
+
+_stemmer_cache: dict[str, Stemmer.Stemmer] = {}
+
+
+def _stemmer(name: str) -> Stemmer.Stemmer:
+    if name not in _stemmer_cache:
+        _stemmer_cache[name] = Stemmer.Stemmer(name)
+    return _stemmer_cache[name]
+
+
+@dataclass
+class LexicalHit:
+    index: int
+    score: float
+
+
+class LexicalIndex:
+    """One BM25 index per knowledge-base language; a query is scored against its own language's index."""
+
+    def __init__(self, texts: list[str], languages: list[str]) -> None:
+        self._by_lang: dict[str, tuple[bm25s.BM25, list[int]]] = {}
+        for lang in sorted(set(languages)):
+            idx = [i for i, lg in enumerate(languages) if lg == lang]
+            corpus = [tokenize(texts[i], lang) or ["_"] for i in idx]
+            model = bm25s.BM25()
+            model.index(corpus, show_progress=False)
+            self._by_lang[lang] = (model, idx)
+
+    def search(self, query: str, language: str, k: int = 20) -> list[LexicalHit]:
+        lang = language if language in self._by_lang else "en"
+        if lang not in self._by_lang:
+            return []
+        model, idx = self._by_lang[lang]
+        tokens = tokenize(query, lang)
+        if not tokens:
+            return []
+        scores = model.get_scores(tokens)
+        order = np.argsort(-scores)[: min(k, len(idx))]
+        return [LexicalHit(idx[int(i)], float(scores[i])) for i in order if scores[i] > 0]

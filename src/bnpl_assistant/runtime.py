@@ -1,0 +1,27 @@
+"""Process set-up shared by the CLI and the app: no telemetry, logging, and the one-time wiring."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+OFFLINE_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def quiet_process() -> None:
+    """Make sure nothing in this process phones home (set before gradio/chromadb are imported)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("chromadb", "httpx", "urllib3", "gradio", "openai", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)

