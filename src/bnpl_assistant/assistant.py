@@ -28,7 +28,7 @@ from bnpl_assistant.store import VectorStore
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_MAX_WORDS = 8
-RETRIEVAL_WEIGHT = 0.35
+RETRIEVAL_WEIGHT = 0.1
 
 
 class ChatModel(Protocol):
@@ -100,18 +100,20 @@ class Assistant:
 
     def understand(self, conversation: Conversation, text: str, language: str) -> Understanding:
         vector = self.embedder.embed_query(text)
-        scores = self.classifier.score(vector)
+        scores = self.classifier.score(vector, text)
         probs = scores.topic_probs
         gate = scores.gate
         words = len(text.split())
         follow_up = False
         previous = conversation.last_customer_texts(1)
         if previous and conversation.last_topic and words <= FOLLOW_UP_MAX_WORDS:
-            context_vec = self.embedder.embed_query(f"{previous[-1]} {text}")
-            context = self.classifier.score(context_vec)
+            context_text = f"{previous[-1]} {text}"
+            context_vec = self.embedder.embed_query(context_text)
+            context = self.classifier.score(context_vec, context_text)
             if float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3:
                 follow_up = True
-                probs = 0.3 * probs + 0.7 * context.topic_probs
+                prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
+                probs = 0.2 * probs + 0.5 * context.topic_probs + 0.3 * prior
                 gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
                 vector = context_vec
         retrieval = self.search.search(text, vector, language)

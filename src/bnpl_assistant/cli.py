@@ -147,6 +147,59 @@ def chat(
             err.print(f"[red]error:[/] {exc}")
 
 
+@app.command("eval")
+def eval_(
+    dataset: Annotated[list[Path], typer.Option("--dataset", help="A JSONL dataset (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/eval"),
+    llm: Annotated[str | None, typer.Option("--llm", help="offline or openai:MODEL.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N tickets of each dataset.")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel tickets (bounded; for the OpenAI path).")] = 1,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip and list malformed lines.")] = False,
+    baseline: Annotated[Path | None, typer.Option(help="A previous --out folder to compare with.")] = None,
+) -> None:
+    """Run datasets through the assistant; write results.jsonl, metrics.json and report.md."""
+    import time
+
+    from bnpl_assistant.evals.dataset import load_dataset
+    from bnpl_assistant.evals.report import compare, dataset_section, headline_rows, write_report
+    from bnpl_assistant.evals.runner import dataset_metrics, run_dataset, write_outputs
+    from bnpl_assistant.services import build_assistant
+
+    settings = _settings(llm=llm)
+    try:
+        assistant = build_assistant(settings)
+        topic_ids = set(assistant.topics.ids)
+        loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in dataset]
+    except BnplError as exc:
+        _fail(exc)
+    workers = max(1, min(workers, 16))
+    sections, regressions = [], []
+    for ds in loaded:
+        total = min(len(ds.tickets), limit) if limit else len(ds.tickets)
+        started = time.perf_counter()
+        with Progress(TextColumn(ds.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task(ds.name, total=total)
+            rows = run_dataset(assistant, ds, limit, workers, progress=lambda n: bar.advance(task, n))
+        summary = dataset_metrics(rows, ds, time.perf_counter() - started, settings.llm)
+        target = write_outputs(out, ds, rows, summary)
+        sections.append(dataset_section(target, summary, rows))
+        if baseline is not None:
+            regressions += compare(summary, baseline, ds.name)
+        table = Table(title=f"{ds.name}: {len(rows)} tickets in {summary['seconds']} s")
+        table.add_column("metric")
+        table.add_column("value [95% CI]", justify="right")
+        for label, value in headline_rows(summary["overall"]):
+            table.add_row(label, value)
+        console.print(table)
+        for bad in ds.bad_lines:
+            err.print(f"skipped {bad}", markup=False)
+    report = write_report(out, sections, regressions if baseline is not None else None)
+    for line in regressions:
+        console.print(f"[yellow]regression check:[/] {line}", highlight=False)
+    console.print(f"report: {report}")
+
+
 def main() -> None:
     app()
 

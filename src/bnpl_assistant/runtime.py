@@ -23,5 +23,5 @@ def quiet_process() -> None:
 def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "urllib3", "gradio", "openai", "httpcore"):
+    for noisy in ("chromadb", "httpx", "urllib3", "gradio", "openai", "httpcore", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)

@@ -1,0 +1,1 @@
+"""The offline evaluation harness: datasets in, results.jsonl + metrics.json + a report out."""
