@@ -105,18 +105,20 @@ class Assistant:
         gate = scores.gate
         words = len(text.split())
         follow_up = False
-        previous = conversation.last_customer_texts(1)
+        search_text = text
+        previous = conversation.last_customer_texts(2)[:-1]  # the current message is already the last
         if previous and conversation.last_topic and words <= FOLLOW_UP_MAX_WORDS:
             context_text = f"{previous[-1]} {text}"
             context_vec = self.embedder.embed_query(context_text)
             context = self.classifier.score(context_vec, context_text)
-            if float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3:
+            if rules.refers_back(text) or float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3:
                 follow_up = True
                 prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
-                probs = 0.2 * probs + 0.5 * context.topic_probs + 0.3 * prior
+                probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
                 gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
                 vector = context_vec
-        retrieval = self.search.search(text, vector, language)
+                search_text = context_text
+        retrieval = self.search.search(search_text, vector, language)
         fused = self._fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
         return Understanding(text, language, vector, fused, retrieval, gate, follow_up)
 
@@ -128,6 +130,21 @@ class Assistant:
             r = retrieval.topic_scores.get(topic, 0.0) / top if top else 0.0
             fused[topic] = (p + RETRIEVAL_WEIGHT * r) / (1.0 + RETRIEVAL_WEIGHT)
         return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def retrieve(self, query: str, k: int = 4, language: str | None = None) -> list[Passage]:
+        """Passages for ``query``, reranked by the fused topic decision: the best-matching passages of the
+        most likely topics first (what the LangChain retriever returns)."""
+        lang = language or self.detector.detect(query).language
+        u = self.understand(Conversation(), query, lang)
+        table = self.search.table()
+        out: list[Passage] = []
+        for topic, _ in u.topic_ranking[:k]:
+            candidates = table.of_topic(topic, kb_language(lang)) or table.of_topic(topic, "en")
+            scored = sorted(((float(table.matrix[i] @ u.vector), i) for i in candidates), reverse=True)
+            out.extend(table.passage(i, score) for score, i in scored[:2])
+            if len(out) >= k:
+                break
+        return out[:k]
 
     # -- the entry point -----------------------------------------------------------------------------
 
@@ -296,10 +313,11 @@ def _sources(passages: list[Passage]) -> list[Source]:
     seen: dict[tuple[str, str], Source] = {}
     for p in passages:
         key = (p.language, p.article_id)
+        text = f"{p.heading}\n{p.text}" if p.heading else p.text
         if key not in seen:
-            seen[key] = Source(p.article_id, p.title, p.language, p.text)
+            seen[key] = Source(p.article_id, p.title, p.language, text)
         else:
-            seen[key].passage += "\n\n" + p.text
+            seen[key].passage += "\n\n" + text
     return list(seen.values())
 
 

@@ -29,7 +29,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _fail(exc: BnplError, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -180,7 +180,11 @@ def eval_(
         with Progress(TextColumn(ds.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True) as bar:
             task = bar.add_task(ds.name, total=total)
-            rows = run_dataset(assistant, ds, limit, workers, progress=lambda n: bar.advance(task, n))
+
+            def advance(n: int, bar: Progress = bar, task: Any = task) -> None:
+                bar.advance(task, n)
+
+            rows = run_dataset(assistant, ds, limit, workers, progress=advance)
         summary = dataset_metrics(rows, ds, time.perf_counter() - started, settings.llm)
         target = write_outputs(out, ds, rows, summary)
         sections.append(dataset_section(target, summary, rows))
@@ -198,6 +202,15 @@ def eval_(
     for line in regressions:
         console.print(f"[yellow]regression check:[/] {line}", highlight=False)
     console.print(f"report: {report}")
+
+
+def _register_plugins() -> None:
+    from bnpl_assistant.deflection.command import register as register_deflection
+
+    register_deflection(app)
+
+
+_register_plugins()
 
 
 def main() -> None:

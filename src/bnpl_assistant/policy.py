@@ -60,6 +60,8 @@ def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
     # (1) attacks: instructions, hidden prompts, other people's data
     if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
         return Decision("refuse", None, "injection")
+    if s.greeting:
+        return Decision("refuse", None, "greeting")
     # (2) a person is needed
     if s.human_rule or s.gate.get("handoff", 0.0) >= th.handoff:
         return Decision("escalate", None, "customer-asked-for-human", "customer-care")
@@ -70,8 +72,6 @@ def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
     if s.failures >= th.repeated_failures:
         return Decision("escalate", s.topic, "repeated-failure", "customer-care")
     # (3) not support, or not understood
-    if s.greeting:
-        return Decision("refuse", None, "greeting")
     if not s.follow_up and s.gate.get("offtopic", 0.0) >= th.offtopic:
         return Decision("refuse", None, "off-topic")
     if topic is None or s.topic_prob < th.min_topic_prob or s.dense_top < th.min_dense:

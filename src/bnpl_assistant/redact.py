@@ -29,7 +29,8 @@ _IBAN_START_RE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})")
 # Digit groups joined by one space or dash: the shape card numbers are written in.
 _DIGIT_RUN_RE = re.compile(r"(?<![\w+])\d+(?:[ -]\d+)*(?!\w)")
 _PHONE_RE = re.compile(
-    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}[ \-/]?(?:\(0\)[ \-/]?)?\(?\d{1,5}\)?(?:[ \-/]?\d){4,12}(?!\w)"  # +49 30 ...
+    # +49 30 5550 1234, 0049 151 23456789
+    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}[ \-/]?(?:\(0\)[ \-/]?)?\(?\d{1,5}\)?(?:[ \-/]?\d){4,12}(?!\w)"
     r"|(?<![\w+\-./,])0[1-9]\d{1,4}(?:[ \-/]|\)\s?)?\d(?:[ \-]?\d){4,10}(?![\w.,]\d|\w)"  # 030 5550 1234
     r"|(?<![\w+\-./,])\(0?\d{2,5}\)\s?\d(?:[ \-]?\d){4,10}(?!\w)"  # (030) 5550 1234
     r"|(?<![\w+\-./,])\d{3}[ \-.]\d{3}[ \-.]\d{4}(?![\w\-.]\d|\w)"  # 555-123-4567
@@ -66,13 +67,24 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _EMAIL_RE.sub(EMAIL, text)
-    text = _redact_ibans(text)
+    text, kept = _redact_ibans(text)
     text = _redact_cards(text)
-    return _PHONE_RE.sub(PHONE, text)
+    text = _PHONE_RE.sub(PHONE, text)
+    for i, original in enumerate(kept):
+        text = text.replace(_marker(i), original)
+    return text
 
 
-def _redact_ibans(text: str) -> str:
+def _marker(i: int) -> str:
+    # Private-use characters: not digits or word characters, so no later pattern matches inside.
+    return "\ue000" + chr(0xE100 + i) + "\ue000"
+
+
+def _redact_ibans(text: str) -> tuple[str, list[str]]:
+    """Valid IBANs replaced; IBAN-shaped text with a bad checksum is set aside (returned) so that its
+    digits are not taken for a phone or card number afterwards."""
     out: list[str] = []
+    kept: list[str] = []
     pos = 0
     for match in _IBAN_START_RE.finditer(text):
         if match.start() < pos:
@@ -81,13 +93,17 @@ def _redact_ibans(text: str) -> str:
         if length is None:
             continue
         end = _take_alnum(text, match.start(), length)
-        if end is None or not iban_valid(text[match.start():end]):
+        if end is None:
             continue
         out.append(text[pos:match.start()])
-        out.append(IBAN)
+        if iban_valid(text[match.start():end]):
+            out.append(IBAN)
+        else:
+            out.append(_marker(len(kept)))
+            kept.append(text[match.start():end])
         pos = end
     out.append(text[pos:])
-    return "".join(out)
+    return "".join(out), kept
 
 
 def _take_alnum(text: str, start: int, count: int) -> int | None:

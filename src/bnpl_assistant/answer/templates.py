@@ -30,7 +30,7 @@ def team_name(team: str | None, language: str) -> str:
 
 def all_template_lines() -> list[str]:
     """Every template line in every language, for the groundedness check."""
-    out = []
+    out: list[str] = []
     for lang, entries in _lines().items():
         if lang == "teams":
             continue

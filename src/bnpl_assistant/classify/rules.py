@@ -52,6 +52,18 @@ _GREETINGS = {"hi", "hello", "hey", "hallo", "moin", "servus", "bonjour", "salut
               "hi there", "hello there", "thanks", "thank you", "danke", "ok", "okay"}
 
 
+# Words that point back to something said earlier ("does that cost anything?", "und wenn nicht?").
+_REFERS_BACK = re.compile(
+    r"^(and|but|so|also|what about|what if|und|aber|also|et|mais|y|pero|och|men|en|maar|e|ma|i|a)\b|"
+    r"\b(that|this|it|they|them|there|then|das|dies|dafür|dann|es|sie|dort|da|ça|cela|eso|esto|det|dat|"
+    r"dit|questo|quello|to)\b", _I)
+
+
+def refers_back(text: str) -> bool:
+    """A short message that leans on the previous turn."""
+    return bool(_REFERS_BACK.search(text.strip()))
+
+
 def normalise(text: str) -> str:
     """NFKC, control characters removed, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text)

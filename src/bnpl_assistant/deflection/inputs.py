@@ -74,11 +74,16 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _metric(metrics: dict[str, Any], name: str, path: Path) -> tuple[float, float, float]:
+def _metric(metrics: dict[str, Any], name: str, n: int, path: Path) -> tuple[float, float, float]:
     try:
         block = metrics["overall"][name]
-        value, low, high = (float(block[k]) for k in ("value", "low", "high"))
-    except (KeyError, TypeError, ValueError) as exc:
+        value = float(block["value"])
+        bounds = block.get("low"), block.get("high")
+        if None in bounds:  # the harness writes NaN as null when it could not bootstrap
+            low, high = wilson_interval(round(value * n), n)
+        else:
+            low, high = (float(b) for b in bounds)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"overall.{name}: needs value, low and high", path=str(path)) from exc
     return value, low, high
 
@@ -132,8 +137,8 @@ def resolution_from_results(results_dir: Path, dataset: str | None = None) -> Re
         n = metrics["overall"].get("n")
         if not isinstance(n, int) or n <= 0:
             raise DataError("overall.n: must be a ticket count > 0", path=str(path))
-        resolved = _metric(metrics, "verified_resolution_rate", path)
-        contained = _metric(metrics, "containment_rate", path)
+        resolved = _metric(metrics, "verified_resolution_rate", n, path)
+        contained = _metric(metrics, "containment_rate", n, path)
         parts.append((name, n, resolved, contained))
     total = sum(n for _, n, _, _ in parts)
     value, low, high = _pool([(n / total, r) for _, n, r, _ in parts])

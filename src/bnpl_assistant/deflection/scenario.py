@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bnpl_assistant.errors import DataError
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PRESET_PACKAGE = "bnpl_assistant.deflection.presets"
 
 
@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 class ServiceLevel(_Strict):
     """Share of contacts answered within a time, e.g. 80% in 60 s."""
 
-    target: float = Field(gt=0, le=1)
+    target: float = Field(gt=0, lt=1)  # 100% is never reached: Erlang C would search forever
     answer_seconds: float = Field(gt=0)
 
 
@@ -60,6 +60,7 @@ class AssistantCost(_Strict):
 
     @property
     def per_conversation(self) -> float:
+        """Token cost of one assistant conversation."""
         return self.tokens_per_conversation * self.price_per_million_tokens / 1_000_000
 
 
@@ -69,6 +70,9 @@ class Claim(_Strict):
     fte: float = Field(gt=0)
     source: str
     band: float = Field(default=0.05, gt=0, lt=1)
+    assistant_conversations: float | None = Field(default=None, gt=0)
+    customer_minutes_with_human: float | None = Field(default=None, gt=0)
+    customer_minutes_with_assistant: float | None = Field(default=None, gt=0)
 
 
 class Scenario(_Strict):
@@ -77,16 +81,19 @@ class Scenario(_Strict):
     name: str
     description: str = ""
     channel: Literal["chat", "voice", "email"]
-    currency: str = "EUR"
+    currency: str = Field(default="EUR", description="default: euro")
     monthly_volume: float = Field(gt=0)
-    days_per_month: float = Field(default=365.25 / 12, gt=0, le=31)
-    interval_minutes: Literal[15, 30, 60] = 30
+    days_per_month: float = Field(default=365.25 / 12, gt=0, le=31,
+                                  description="default: the average month, 365.25 / 12 days")
+    interval_minutes: Literal[15, 30, 60] = Field(default=30, description="default: half-hour intervals")
     intraday_profile: list[float] = Field(min_length=24)
     weekday_profile: list[float] = Field(min_length=7, max_length=7)
-    opening_hours: dict[Weekday, tuple[int, int] | None] = Field(default_factory=dict)
+    opening_hours: dict[Weekday, tuple[int, int] | None] = Field(
+        default_factory=dict, description="default: a day not listed is open 24 hours")
     aht_minutes: float = Field(gt=0)
-    concurrency: float = Field(default=1.0, ge=1)
-    escalated_aht_factor: float = Field(default=1.0, ge=1)
+    concurrency: float = Field(default=1.0, ge=1, description="default: one contact at a time")
+    escalated_aht_factor: float = Field(default=1.0, ge=1,
+                                        description="default: escalations take the normal handle time")
     service_level: ServiceLevel
     max_occupancy: float = Field(gt=0, le=1)
     shrinkage: float = Field(ge=0, lt=1)
@@ -129,7 +136,7 @@ class Scenario(_Strict):
         intraday = [w for w in self.intraday_profile for _ in range(step)]
         shares: list[float] = []
         for day, day_weight in zip(WEEKDAYS, self.weekday_profile, strict=True):
-            hours = self.opening_hours.get(day, (0, 24))  # type: ignore[call-overload]
+            hours = self.opening_hours.get(day, (0, 24))
             start, end = (0, 0) if hours is None else hours
             masked = [w if start * 60 <= j * self.interval_minutes < end * 60 else 0.0
                       for j, w in enumerate(intraday)]
@@ -142,6 +149,12 @@ class Scenario(_Strict):
     def agent_minutes_per_contact(self) -> float:
         """Agent time one contact takes: handle time divided by chat concurrency."""
         return self.aht_minutes / self.concurrency
+
+
+def scenario_field_help(name: str) -> str:
+    """The built-in explanation of a scenario field (its default's reasoning), or ""."""
+    info = Scenario.model_fields.get(name)
+    return (info.description or "") if info else ""
 
 
 _MESSAGES = {

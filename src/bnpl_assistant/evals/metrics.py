@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -120,12 +121,27 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s*_#>`]+", " ", text).strip().lower()
 
 
+@lru_cache(maxsize=8)
+def _template_patterns(template_lines: tuple[str, ...]) -> list[re.Pattern[str]]:
+    """Each sentence of each template as a regex whose {placeholders} match anything."""
+    patterns = []
+    for line in template_lines:
+        for sentence in _SENTENCE.split(line):
+            norm = _norm(sentence)
+            if norm:
+                parts = re.split(r"\\{[^}]*\\}", re.escape(norm))
+                if sum(len(p) for p in parts) < 8:  # a bare "{ticket}." would match anything
+                    continue
+                patterns.append(re.compile(".+?".join(parts)))
+    return patterns
+
+
 def groundedness(reply: str, passages: list[str], template_lines: list[str]) -> float:
     """Share of the reply's sentences found verbatim in a cited passage (template lines excluded)."""
     sources = _norm(" ".join(passages))
-    templates = [_norm(t) for t in template_lines]
+    patterns = _template_patterns(tuple(template_lines))
     sentences = [s for s in (_norm(x) for x in _SENTENCE.split(reply)) if len(s) > 3]
-    checked = [s for s in sentences if not any(s in t for t in templates)]
+    checked = [s for s in sentences if not any(p.fullmatch(s) for p in patterns)]
     return rate(s.strip(" -") in sources for s in checked) if checked else NAN
 
 

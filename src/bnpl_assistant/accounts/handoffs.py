@@ -1,0 +1,322 @@
+"""Hand-off tickets: what a person needs to take a conversation over, and an outbox to a help desk.
+
+``HandoffStore`` implements the assistant's ``HandoffSink``. A ticket holds the customer, language,
+reason, topic, team, priority (fraud and hardship first), an extractive summary and the full transcript,
+redacted. With a webhook URL, every new ticket is queued in the ``outbox`` table in the same transaction
+as the ticket, and :meth:`HandoffStore.deliver_outbox` POSTs the queue as JSON: an outage of the help desk
+loses nothing, the items wait for the next call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bnpl_assistant.accounts.db import init_db, session, transaction
+from bnpl_assistant.conversation import Conversation, Reply
+from bnpl_assistant.errors import BnplError
+from bnpl_assistant.redact import redact
+from bnpl_assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Fallback when the topic has no priority of its own (knowledge/topics.yaml): 1 is handled first.
+TEAM_PRIORITY = {"fraud": 1, "customer-care-hardship": 1, "collections": 2, "customer-care-bereavement": 2,
+                 "complaints": 3, "customer-care": 4}
+DEFAULT_PRIORITY = 5
+SUMMARY_SENTENCES = 3
+SUMMARY_CHARS = 400
+RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+# Words that make a sentence worth keeping in the summary (what happened, with what, how urgent).
+_SIGNAL = re.compile(
+    r"\b(fraud|scam|stolen|hacked|recogni[sz]e|unauthori[sz]ed|afford|job|debt|collection|inkasso|died|death|"
+    r"passed away|complaint|refund|return(ed)?|dispute|order|payment|instal?ment|charged|blocked|betrug|"
+    r"gestohlen|nicht erkannt|arbeitslos|schulden|verstorben|beschwerde|erstattung|rücksendung|bestellung|"
+    r"zahlung|rate|abgebucht|gesperrt)\w*", re.IGNORECASE)
+_FACT = re.compile(r"\bord-\d+|\d+[.,]\d{2}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}\.\d{1,2}\.", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+_OPEN_FOR_CONVERSATION = ("SELECT ticket, priority FROM handoffs "
+                          "WHERE conversation_id = ? AND status != 'closed' ORDER BY id DESC LIMIT 1")
+_UPDATE_TICKET = ("UPDATE handoffs SET transcript = ?, summary = ?, priority = ?, reason = ?, "
+                  "topic = COALESCE(?, topic) WHERE ticket = ?")
+_INSERT_TICKET = ("INSERT INTO handoffs (created_at, conversation_id, customer_id, language, reason, topic, "
+                  "team, priority, summary, transcript, status) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')")
+
+
+class HandoffError(BnplError):
+    """A ticket operation is not possible (unknown ticket, claimed by someone else, closed)."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ticket: str
+    created_at: str
+    conversation_id: str
+    customer_id: str | None
+    language: str
+    reason: str
+    topic: str | None
+    team: str
+    priority: int
+    summary: str
+    transcript: list[dict[str, Any]]
+    status: str  # open | claimed | closed
+    agent: str | None = None
+    claimed_at: str | None = None
+    closed_at: str | None = None
+
+    def to_payload(self, event: str = "handoff.created") -> dict[str, Any]:
+        """The JSON a help desk receives."""
+        return {"event": event, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int
+    pending: int
+    rejected: int
+    attempts: int
+
+
+class HandoffStore:
+    """Hand-off tickets in the SQLite database, with an optional webhook outbox."""
+
+    def __init__(self, db_path: Path | str, webhook_url: str = "",
+                 priorities: Mapping[str, int] | None = None,
+                 *, timeout_s: float = 5.0, attempts_per_call: int = 3, backoff_s: float = 0.5,
+                 clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        """Args:
+            db_path: the SQLite file (migrated on open).
+            webhook_url: where :meth:`deliver_outbox` POSTs new tickets; empty: no outbox.
+            priorities: topic id -> priority (1 first), e.g. from ``knowledge/topics.yaml``; teams fall
+                back to :data:`TEAM_PRIORITY`.
+            timeout_s, attempts_per_call, backoff_s: per POST timeout, tries per item and call, first
+                back-off (doubling).
+            clock, sleep, transport: injectable for tests.
+        """
+        self.db_path = Path(db_path)
+        self.webhook_url = webhook_url.strip()
+        self.priorities = dict(priorities or {})
+        self.timeout_s = timeout_s
+        self.attempts_per_call = max(1, attempts_per_call)
+        self.backoff_s = backoff_s
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._sleep = sleep
+        self._transport = transport
+        init_db(self.db_path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HandoffStore:
+        """The store at ``settings.db_path`` with the webhook and topic priorities from the settings."""
+        from bnpl_assistant.kb.topics import load_topics
+
+        path = settings.knowledge_dir / "topics.yaml"
+        priorities = {t.id: t.priority for t in load_topics(path)} if path.exists() else {}
+        return cls(settings.db_path, settings.handoff_webhook, priorities)
+
+    # -- HandoffSink ---------------------------------------------------------------------------------
+
+    def open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str:
+        """Create (or, for a conversation that already has an open ticket, update) a hand-off ticket.
+
+        Returns:
+            The ticket number, e.g. ``HND-000123``.
+        """
+        team = reply.team or "customer-care"
+        priority = self.priority(reply.topic, team)
+        transcript = transcript_of(conversation, message)
+        summary = summarise([t["text"] for t in transcript if t["role"] == "customer"])
+        now = self._now()
+        body = json.dumps(transcript, ensure_ascii=False)
+        reason = reply.reason or "escalate"
+        with session(self.db_path) as conn, transaction(conn):
+            row = conn.execute(_OPEN_FOR_CONVERSATION, (conversation.id,)).fetchone()
+            if row is not None:
+                number, event = row["ticket"], "handoff.updated"
+                priority = min(priority, row["priority"])
+                conn.execute(_UPDATE_TICKET, (body, summary, priority, reason, reply.topic, number))
+            else:
+                event = "handoff.created"
+                values = (now, conversation.id, conversation.customer_id, reply.language, reason, reply.topic,
+                          team, priority, summary, body)
+                cur = conn.execute(_INSERT_TICKET, values)
+                number = f"HND-{cur.lastrowid:06d}"
+                conn.execute("UPDATE handoffs SET ticket = ? WHERE id = ?", (number, cur.lastrowid))
+            if self.webhook_url:
+                payload = json.dumps(self._get(conn, number).to_payload(event), ensure_ascii=False)
+                conn.execute("INSERT INTO outbox (ticket, url, payload, status, created_at) "
+                             "VALUES (?, ?, ?, 'pending', ?)", (number, self.webhook_url, payload, now))
+        log.info("hand-off %s to %s (priority %s)", number, team, priority)
+        return str(number)
+
+    # -- agents --------------------------------------------------------------------------------------
+
+    def priority(self, topic: str | None, team: str | None) -> int:
+        if topic and topic in self.priorities:
+            return int(self.priorities[topic])
+        return TEAM_PRIORITY.get(team or "", DEFAULT_PRIORITY)
+
+    def get(self, ticket: str) -> Ticket:
+        with session(self.db_path) as conn:
+            return self._get(conn, ticket)
+
+    def list(self, open_only: bool = False) -> list[Ticket]:
+        """Tickets in the order agents take them: not closed first, then priority, then age."""
+        sql = "SELECT * FROM handoffs"
+        if open_only:
+            sql += " WHERE status != 'closed'"
+        sql += " ORDER BY status = 'closed', priority, id"
+        with session(self.db_path) as conn:
+            return [_ticket(r) for r in conn.execute(sql).fetchall()]
+
+    def claim(self, ticket: str, agent: str) -> Ticket:
+        """An agent takes the ticket. Claiming one's own ticket again changes nothing."""
+        if not agent.strip():
+            raise HandoffError("name the agent who claims the ticket")
+        with session(self.db_path) as conn, transaction(conn):
+            current = self._get(conn, ticket)
+            if current.status == "closed":
+                raise HandoffError(f"{current.ticket} is closed")
+            if current.status == "claimed":
+                if current.agent == agent:
+                    return current
+                raise HandoffError(f"{current.ticket} is already claimed by {current.agent}")
+            conn.execute("UPDATE handoffs SET status = 'claimed', agent = ?, claimed_at = ? WHERE ticket = ?",
+                         (agent, self._now(), current.ticket))
+            return self._get(conn, current.ticket)
+
+    def close(self, ticket: str) -> Ticket:
+        """Close the ticket (closing it again changes nothing)."""
+        with session(self.db_path) as conn, transaction(conn):
+            current = self._get(conn, ticket)
+            if current.status != "closed":
+                conn.execute("UPDATE handoffs SET status = 'closed', closed_at = ? WHERE ticket = ?",
+                             (self._now(), current.ticket))
+            return self._get(conn, current.ticket)
+
+    # -- outbox --------------------------------------------------------------------------------------
+
+    def pending_outbox(self) -> int:
+        with session(self.db_path) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
+
+    def deliver_outbox(self, limit: int = 100) -> DeliveryReport:
+        """POST pending outbox items (oldest first) to their webhook, retrying timeouts, 429 and 5xx with
+        back-off. Delivered items are marked; after an item exhausts its tries the call stops (the help
+        desk is down) and everything left stays pending for the next call. Other 4xx answers mark the item
+        ``rejected`` (kept, not retried)."""
+        with session(self.db_path) as conn:
+            items = conn.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?",
+                                 (limit,)).fetchall()
+        delivered = rejected = attempts = 0
+        if items:
+            with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
+                for item in items:
+                    status, tries, error = self._post(client, item)
+                    attempts += tries
+                    with session(self.db_path) as conn, transaction(conn):
+                        conn.execute("UPDATE outbox SET status = ?, attempts = attempts + ?, last_error = ?, "
+                                     "delivered_at = ? WHERE id = ?",
+                                     (status, tries, error, self._now() if status == "delivered" else None,
+                                      item["id"]))
+                    if status == "delivered":
+                        delivered += 1
+                    elif status == "rejected":
+                        rejected += 1
+                    else:
+                        log.warning("webhook unavailable (%s); %s stays in the outbox", error, item["ticket"])
+                        break
+        return DeliveryReport(delivered, self.pending_outbox(), rejected, attempts)
+
+    def _post(self, client: httpx.Client, item: sqlite3.Row) -> tuple[str, int, str | None]:
+        error: str | None = None
+        for attempt in range(self.attempts_per_call):
+            if attempt:
+                self._sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                response = client.post(item["url"], content=item["payload"].encode("utf-8"),
+                                       headers={"Content-Type": "application/json",
+                                                "Idempotency-Key": f"{item['ticket']}-{item['id']}"})
+            except httpx.TransportError as exc:  # connection refused, timeout, reset
+                error = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.is_success:
+                return "delivered", attempt + 1, None
+            error = f"HTTP {response.status_code}"
+            if response.status_code not in RETRYABLE_STATUS:
+                return "rejected", attempt + 1, error
+        return "pending", self.attempts_per_call, error
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="seconds")
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, ticket: str) -> Ticket:
+        number = ticket.strip().upper()
+        if number.isdigit():
+            number = f"HND-{int(number):06d}"
+        row = conn.execute("SELECT * FROM handoffs WHERE ticket = ?", (number,)).fetchone()
+        if row is None:
+            raise HandoffError(f"no hand-off ticket '{ticket}'; list them with `bnpl-assistant handoffs`")
+        return _ticket(row)
+
+
+def _ticket(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        ticket=row["ticket"], created_at=row["created_at"], conversation_id=row["conversation_id"],
+        customer_id=row["customer_id"], language=row["language"], reason=row["reason"], topic=row["topic"],
+        team=row["team"], priority=row["priority"], summary=row["summary"],
+        transcript=json.loads(row["transcript"]), status=row["status"], agent=row["agent"],
+        claimed_at=row["claimed_at"], closed_at=row["closed_at"])
+
+
+def transcript_of(conversation: Conversation, message: str) -> list[dict[str, Any]]:
+    """Every turn, redacted; ``message`` is added when it is not the last customer turn yet."""
+    turns = [{"role": t.role, "text": redact(t.text), "language": t.language, "topic": t.topic,
+              "outcome": t.outcome} for t in conversation.turns]
+    last = next((t for t in reversed(conversation.turns) if t.role == "customer"), None)
+    if message and (last is None or last.text != message):
+        turns.append({"role": "customer", "text": redact(message), "language": None, "topic": None,
+                      "outcome": None})
+    return turns
+
+
+def summarise(customer_texts: list[str], sentences: int = SUMMARY_SENTENCES,
+              max_chars: int = SUMMARY_CHARS) -> str:
+    """An extractive summary: the customer's most informative sentences, in their original order.
+
+    A sentence scores for facts (order numbers, amounts, dates), for words that say what happened, and
+    for being the opening or the latest message.
+    """
+    candidates: list[tuple[float, int, str]] = []
+    position = 0
+    for m, text in enumerate(customer_texts):
+        for s, sentence in enumerate(p.strip() for p in _SENTENCE_END.split(text) if p.strip()):
+            words = len(sentence.split())
+            score = 2.0 * bool(_FACT.search(sentence)) + min(len(_SIGNAL.findall(sentence)), 3)
+            score += 1.0 if (m == 0 and s == 0) else 0.0
+            score += 1.0 if m == len(customer_texts) - 1 else 0.0
+            score -= 1.0 if words < 3 else 0.0
+            candidates.append((score, position, sentence))
+            position += 1
+    if not candidates:
+        return ""
+    best = sorted(candidates, key=lambda c: (-c[0], c[1]))[:sentences]
+    summary = " ".join(c[2] for c in sorted(best, key=lambda c: c[1]))
+    return summary if len(summary) <= max_chars else summary[: max_chars - 1].rstrip() + "…"

@@ -1,0 +1,161 @@
+"""The model adapter: the only module that talks to OpenAI or an OpenAI-compatible server
+(vLLM, llama.cpp, Ollama via ``OPENAI_BASE_URL``), through langchain-openai.
+
+Retries are bounded and only for what is worth retrying (timeouts, connection errors, 429, 5xx); after
+that a :class:`ProviderError` lets the assistant answer offline and record that it fell back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from bnpl_assistant.conversation import Turn
+from bnpl_assistant.errors import ConfigError, ProviderError
+from bnpl_assistant.retrieve.hybrid import Passage
+from bnpl_assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "sv": "Swedish",
+                  "nl": "Dutch", "it": "Italian", "pl": "Polish"}
+LLM_CHOICES = ("offline", "openai:<model>")
+
+
+def _system_prompt() -> str:
+    return resources.files("bnpl_assistant").joinpath("data/prompts/system.txt").read_text(encoding="utf-8")
+
+
+def _retryable(exc: Exception) -> bool:
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | openai.RateLimitError):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code >= 500
+    return False
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(float(value), 10.0) if value else None
+    except ValueError:
+        return None
+
+
+class OpenAIChatModel:
+    """Writes grounded replies from retrieved passages with a chat model; streams tokens when asked."""
+
+    def __init__(self, settings: Settings, model: str, client: Any = None) -> None:
+        if settings.openai_api_key is None and not settings.openai_base_url:
+            raise ConfigError("BNPL_LLM=openai:... needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                              "OpenAI-compatible server); or use BNPL_LLM=offline")
+        self.name = f"openai:{model}"
+        self.model = model
+        self.max_retries = settings.llm_max_retries
+        self.backoff_s = 0.2
+        if client is None:
+            from langchain_openai import ChatOpenAI
+
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+            client = ChatOpenAI(model=model, api_key=key, base_url=settings.openai_base_url,  # type: ignore[arg-type]
+                                timeout=settings.llm_timeout_s, max_retries=0, temperature=0)
+        self.client = client
+
+    def _messages(self, question: str, language: str, passages: list[Passage],
+                  history: list[Turn]) -> list[tuple[str, str]]:
+        block = "\n\n".join(f"[{p.id}] {p.title}\n{p.text}" for p in passages)
+        system = _system_prompt().format(language=LANGUAGE_NAMES.get(language, language), passages=block)
+        messages: list[tuple[str, str]] = [("system", system)]
+        for turn in history[-6:]:
+            messages.append(("human" if turn.role == "customer" else "ai", turn.text))
+        messages.append(("human", question))
+        return messages
+
+    def _with_retries(self, call: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                attempt += 1
+                if not _retryable(exc) or attempt > self.max_retries:
+                    raise ProviderError(f"{self.name} failed after {attempt} attempt(s): "
+                                        f"{type(exc).__name__}: {exc}") from exc
+                delay = _retry_after(exc) or self.backoff_s * (2 ** (attempt - 1))
+                log.info("retrying %s in %.2fs after %s", self.name, delay, type(exc).__name__)
+                time.sleep(delay)
+
+    def answer(self, question: str, language: str, passages: list[Passage], history: list[Turn]) -> str:
+        messages = self._messages(question, language, passages, history)
+        result = self._with_retries(lambda: self.client.invoke(messages))
+        text = str(getattr(result, "content", "") or "").strip()
+        if not text:
+            raise ProviderError(f"{self.name} returned an empty completion")
+        return text
+
+    def stream(self, question: str, language: str, passages: list[Passage],
+               history: list[Turn]) -> Iterator[str]:
+        """Token deltas. Connection set-up is retried; a stream cut mid-reply raises ProviderError."""
+        messages = self._messages(question, language, passages, history)
+        iterator = self._with_retries(lambda: iter(self.client.stream(messages)))
+        got_any = finished = False
+        try:
+            for chunk in iterator:
+                delta = str(getattr(chunk, "content", "") or "")
+                finished = finished or bool((getattr(chunk, "response_metadata", None) or {}).get("finish_reason"))
+                if delta:
+                    got_any = True
+                    yield delta
+        except Exception as exc:  # noqa: BLE001 - the stream broke after it started
+            raise ProviderError(f"{self.name} stream broke: {type(exc).__name__}: {exc}") from exc
+        if not got_any:
+            raise ProviderError(f"{self.name} returned an empty completion")
+        if not finished:
+            raise ProviderError(f"{self.name} stream ended before the reply was finished")
+
+
+class OpenAIEmbedder:
+    """OpenAI embeddings (e.g. text-embedding-3-small) as an :class:`~bnpl_assistant.embeddings.Embedder`."""
+
+    def __init__(self, settings: Settings, model: str) -> None:
+        if settings.openai_api_key is None and not settings.openai_base_url:
+            raise ConfigError("BNPL_EMBEDDER=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")
+        from langchain_openai import OpenAIEmbeddings
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+        self.name = f"openai:{model}"
+        self._client = OpenAIEmbeddings(model=model, api_key=key,  # type: ignore[arg-type]
+                                        base_url=settings.openai_base_url, check_embedding_ctx_length=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _unit(np.asarray(self._client.embed_query(text), dtype=np.float32))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return np.stack([_unit(np.asarray(v, dtype=np.float32)) for v in self._client.embed_documents(texts)])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else v
+
+
+def make_chat_model(settings: Settings) -> OpenAIChatModel | None:
+    """``offline`` -> None (the extractive composer answers); ``openai:MODEL`` -> a chat model.
+
+    Raises:
+        ConfigError: an unknown provider string (the message lists the valid ones) or a missing key.
+    """
+    spec = settings.llm.strip()
+    if spec == "offline":
+        return None
+    if spec.startswith("openai:") and len(spec) > len("openai:"):
+        return OpenAIChatModel(settings, spec.split(":", 1)[1])
+    raise ConfigError(f"unknown BNPL_LLM '{spec}'; choose one of {', '.join(LLM_CHOICES)}")

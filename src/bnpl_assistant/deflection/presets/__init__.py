@@ -1,0 +1,1 @@
+"""Bundled deflection scenarios (package data): ``klarna-2024`` and ``demo``."""

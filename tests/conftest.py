@@ -1,0 +1,91 @@
+"""Shared fixtures: no network but loopback, data dirs in tmp, one real index built per session."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from bnpl_assistant.runtime import quiet_process
+
+quiet_process()
+
+REPO = Path(__file__).resolve().parents[1]
+KNOWLEDGE = REPO / "knowledge"
+EXTERNAL = REPO.parent / "shared" / "eval-data" / "external.jsonl"
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")) or \
+            self.family == socket.AF_UNIX:
+        return _real_connect(self, address)  # type: ignore[arg-type]
+    raise RuntimeError(f"test tried to reach the network: {address!r}")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real provider call fails loudly; only 127.0.0.1 is reachable."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    for key in ("BNPL_LLM", "BNPL_CHROMA_URL", "BNPL_DATA_DIR", "BNPL_EMBEDDER", "BNPL_HANDOFF_WEBHOOK"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every data directory points into tmp_path."""
+    monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The shipped knowledge base ingested once into a real Chroma store, and an assistant on it."""
+    from bnpl_assistant.services import build_assistant, ingest_all
+    from bnpl_assistant.settings import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("built"), knowledge_dir=KNOWLEDGE)
+    report = ingest_all(settings)
+    assistant = build_assistant(settings)
+    return settings, report, assistant
+
+
+@pytest.fixture(scope="session")
+def assistant(built):  # type: ignore[no-untyped-def]
+    return built[2]
+
+
+def write_article(root: Path, lang: str, art_id: str, topic: str, body: str, title: str = "A title",
+                  extra: str = "") -> Path:
+    path = root / lang / f"{art_id}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\nid: {art_id}\ntopic: {topic}\ntitle: {title}\nlanguage: {lang}\n"
+                    f"updated: 2026-10-01\n{extra}---\n{body}\n", encoding="utf-8")
+    return path
+
+
+TINY_TOPICS = """topics:
+  - {id: late-fees, category: payments, outcome: answer, scope: "late fees"}
+  - {id: refund-timing, category: refunds, outcome: answer, scope: "refunds"}
+"""
+
+
+@pytest.fixture
+def tiny_kb(tmp_path: Path) -> Path:
+    """A two-topic, two-language knowledge base in tmp_path."""
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "topics.yaml").write_text(TINY_TOPICS, encoding="utf-8")
+    write_article(root, "en", "late-fee", "late-fees", "A late fee of 7 EUR applies after 10 days.\n\n"
+                  "## The cap\nLate fees never exceed 35 EUR per order.", title="Late fees")
+    write_article(root, "de", "late-fee", "late-fees", "Eine Mahngebühr von 7 EUR fällt nach 10 Tagen an.\n\n"
+                  "## Die Obergrenze\nHöchstens 35 EUR pro Bestellung.", title="Verspätungsgebühren")
+    write_article(root, "en", "refund-card", "refund-timing", "Refunds reach your card in 3-5 business days."
+                  "\n\n## Bank accounts\nA bank account takes 5-7 business days.", title="Refund to card")
+    write_article(root, "de", "refund-card", "refund-timing", "Erstattungen erreichen Ihre Karte in 3-5 "
+                  "Werktagen.\n\n## Bankkonten\nEin Bankkonto dauert 5-7 Werktage.", title="Erstattung")
+    return root

@@ -1,0 +1,81 @@
+"""The eval CLI end to end, and the quality floors asserted from the harness.
+
+Floors are the levels this version reaches minus a small noise margin, so quality cannot slip back.
+Targets of the issues that are not reached yet are reported in the README, never lowered here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bnpl_assistant.cli import app
+from bnpl_assistant.evals.dataset import load_dataset
+from bnpl_assistant.evals.metrics import summary
+from bnpl_assistant.evals.runner import dataset_metrics, run_dataset
+from conftest import EXTERNAL, REPO
+
+DEV = REPO / "evals" / "dev.jsonl"
+CONTRACT_FIELDS = {"id", "outcome", "topic", "retrieved_topics", "language", "reply", "sources", "latency_ms",
+                   "expected_topic", "expected_outcome"}
+
+
+def test_cli_end_to_end(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BNPL_DATA_DIR", str(built[0].data_dir))
+    small = tmp_path / "small.jsonl"
+    lines = DEV.read_text(encoding="utf-8").splitlines()[:12]
+    small.write_text("\n".join(lines) + "\nnot json\n", encoding="utf-8")
+    runner = CliRunner()
+    failed = runner.invoke(app, ["eval", "--dataset", str(small), "--out", str(tmp_path / "o")])
+    assert failed.exit_code == 1 and "small.jsonl:13" in failed.output
+    out = tmp_path / "out"
+    ok = runner.invoke(app, ["eval", "--dataset", str(small), "--out", str(out), "--skip-bad"])
+    assert ok.exit_code == 0, ok.output
+    rows = [json.loads(x) for x in (out / "small" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and all(CONTRACT_FIELDS <= r.keys() for r in rows)
+    metrics = json.loads((out / "small" / "metrics.json").read_text())
+    assert metrics["overall"]["n"] == 12 and "per_language" in metrics and "per_topic" in metrics
+    assert metrics["skipped_lines"] and ":13:" in metrics["skipped_lines"][0]
+    report = (out / "report.md").read_text()
+    assert "Verified resolution" in report and "20 worst failures" in report
+    assert all((out / "small" / n).exists() for n in ("confusion.png", "topic_accuracy.png", "latency.png"))
+    again = runner.invoke(app, ["eval", "--dataset", str(small), "--out", str(tmp_path / "again"),
+                                "--skip-bad", "--baseline", str(out)])
+    assert again.exit_code == 0 and "No headline metric moved" in (tmp_path / "again" / "report.md").read_text()
+
+
+def _run(assistant, path: Path):  # type: ignore[no-untyped-def]
+    dataset = load_dataset(path, set(assistant.topics.ids))
+    rows = run_dataset(assistant, dataset)
+    return rows, dataset_metrics(rows, dataset, 1.0, "offline")
+
+
+def test_dev_set_floors(assistant) -> None:  # type: ignore[no-untyped-def]
+    rows, metrics = _run(assistant, DEV)
+    assert len(rows) >= 250
+    for lang in ("en", "de"):
+        lang_rows = [r for r in rows if r["ticket_language"] == lang]
+        s = summary(lang_rows, with_ci=False)
+        assert s["topic_accuracy_at_1"]["value"] >= 0.92, lang  # target 0.90
+        assert s["outcome_accuracy"]["value"] >= 0.95, lang  # target 0.93
+    overall = metrics["overall"]
+    assert overall["false_refusal_rate"]["value"] <= 0.02
+    assert overall["groundedness"] >= 0.99
+    assert overall["language_match"] >= 0.95
+    assert overall["escalation"]["recall"] >= 0.95
+
+
+@pytest.mark.skipif(not EXTERNAL.exists(), reason="../shared/eval-data/external.jsonl is not beside the repo")
+def test_external_suite_floors(assistant) -> None:  # type: ignore[no-untyped-def]
+    rows, metrics = _run(assistant, EXTERNAL)
+    overall = metrics["overall"]
+    assert overall["n"] == 1301
+    # Reached level minus a small margin. Issue targets: topic 0.75, escalation recall 0.90,
+    # refusal recall 0.85 (not reached yet, see README "Quality"), false refusals <= 0.05 (reached).
+    assert overall["topic_accuracy_at_1"]["value"] >= 0.71
+    assert overall["escalation"]["recall"] >= 0.73
+    assert overall["refusal"]["recall"] >= 0.70
+    assert overall["false_refusal_rate"]["value"] <= 0.05

