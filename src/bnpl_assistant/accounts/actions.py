@@ -307,7 +307,7 @@ class AccountActions:
     def detect(self, text: str, vector: np.ndarray | None = None,
                slots: Slots | None = None) -> Intent | None:
         """The account action ``text`` asks for, or None (not an account request, or one for a person)."""
-        if any(p.search(text) for p in self.data.defer):
+        if self._defers(text):
             return None
         slots = slots or extract_slots(text, self.service.today)
         anchored = slots.names_order or bool(self.data.personal.search(text))
@@ -371,8 +371,10 @@ class AccountActions:
 
     def _new_request(self, conversation: Conversation, text: str, language: str,
                      vector: np.ndarray) -> Reply | None:
-        if rules.looks_like_injection(text) or rules.asks_for_human(text):
-            return None
+        if rules.looks_like_injection(text) or rules.asks_for_human(text) or self._defers(text):
+            return None  # the policy refuses attacks and hands these to a person
+        if self._other_person(text):  # checked before anything is looked up
+            return self._refusal("not_found", language, "not-found-or-not-yours", None)
         slots = extract_slots(text, self.service.today)
         intent = self.detect(text, vector, slots)
         ids_named = bool(slots.order_ids or slots.customer_refs)
@@ -383,7 +385,7 @@ class AccountActions:
             if self.signed_out == "defer" and not ids_named:
                 return None
             return self._refusal("signed_out", language, "signed-out", intent)
-        if any(ref != cid for ref in slots.customer_refs) or self._other_person(text):
+        if any(ref != cid for ref in slots.customer_refs):
             return self._refusal("not_found", language, "not-found-or-not-yours", None)
         try:
             orders = self.service.list_orders(cid)
@@ -408,6 +410,9 @@ class AccountActions:
             return self._clarify(conversation, action, candidates, language, slots, text, intent.score)
         return self._pick_and_run(conversation, action, orders, candidates, had_slots, slots, text, language,
                                   intent.score)
+
+    def _defers(self, text: str) -> bool:
+        return any(p.search(text) for p in self.data.defer)
 
     def _other_person(self, text: str) -> bool:
         return rules.asks_for_other_person(text) or any(p.search(text) for p in self.data.other_person)
@@ -497,10 +502,8 @@ class AccountActions:
         pool = candidates if had_slots else [o for o in orders if self._eligible(action, o)]
         if had_slots and len(pool) > 1:
             pool = [o for o in pool if self._eligible(action, o)] or pool
-        if not pool and not had_slots and action == "extend_due_date":
-            # "move my next payment": say why that payment's order cannot be extended
-            nxt = self.service.next_payment(cid)
-            pool = [o for o in orders if nxt is not None and o.id == nxt.order_id]
+        if not pool and not had_slots:
+            pool = self._fallback(cid, action, orders)
         if not pool:
             text_none = self.data.replies[_lang(language)]["none_eligible"][action]
             return self._reply(text_none, language, action, "nothing-to-do", score)
@@ -508,6 +511,20 @@ class AccountActions:
             return self._clarify(conversation, action, pool, language, slots, text, score)
         extra = {"days": slots.days, "reason": text}
         return self._run(conversation, cid, action, pool[0], extra, language, score)
+
+    def _fallback(self, cid: str, action: str, orders: list[Order]) -> list[Order]:
+        """With no eligible order, the one order the answer is about anyway: "already reported", "already
+        open", or why the next payment cannot be moved."""
+        if action == "extend_due_date":
+            nxt = self.service.next_payment(cid)
+            return [o for o in orders if nxt is not None and o.id == nxt.order_id]
+        if action == "report_return":
+            reported = [o for o in orders if o.return_status == "reported"]
+            return reported if len(reported) == 1 else []
+        if action == "open_dispute":
+            disputed = [o for o in orders if o.dispute_status == "open"]
+            return disputed if len(disputed) == 1 else []
+        return []
 
     def _clarify(self, conversation: Conversation, action: str, options: list[Order], language: str,
                  slots: Slots, text: str, score: float, key: str = "clarify") -> Reply:

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -32,27 +33,40 @@ class Exemplar:
     language: str
 
 
-def load_exemplars(articles: list[Article], topic_ids: list[str], path: Path | None = None) -> list[Exemplar]:
-    """Every labelled message, deduplicated and sorted (deterministic training)."""
-    raw_text = path.read_text(encoding="utf-8") if path else (
-        resources.files("bnpl_assistant").joinpath("data/exemplars.yaml").read_text(encoding="utf-8"))
+EXEMPLAR_FILES = ("data/exemplars.yaml", "data/exemplars_contrast.yaml")
+
+
+def _read(path: Path | None, name: str) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8") if path else (
+        resources.files("bnpl_assistant").joinpath(name).read_text(encoding="utf-8"))
     try:
-        raw = yaml.safe_load(raw_text) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise DataError(f"invalid exemplars file: {exc}", str(path or "data/exemplars.yaml")) from exc
+        raise DataError(f"invalid exemplars file: {exc}", str(path or name)) from exc
+    if not isinstance(raw, dict):
+        raise DataError("exemplars file must be a mapping", str(path or name))
+    return raw
+
+
+def load_exemplars(articles: list[Article], topic_ids: list[str], paths: list[Path] | None = None
+                   ) -> list[Exemplar]:
+    """Every labelled message, deduplicated and sorted (deterministic training)."""
+    sources = [(p, str(p)) for p in paths] if paths else [(None, n) for n in EXEMPLAR_FILES]
     out: dict[str, Exemplar] = {}
-    for topic, by_lang in (raw.get("topics") or {}).items():
-        if topic not in topic_ids:
-            raise DataError(f"exemplars name unknown topic '{topic}'", str(path or "data/exemplars.yaml"))
-        for lang, texts in (by_lang or {}).items():
-            for text in texts or []:
-                out.setdefault(text.strip(), Exemplar(text.strip(), topic, "support", lang))
-    for gate, by_lang in (raw.get("special") or {}).items():
-        if gate not in GATE_LABELS:
-            raise DataError(f"unknown special class '{gate}'", str(path or "data/exemplars.yaml"))
-        for lang, texts in (by_lang or {}).items():
-            for text in texts or []:
-                out.setdefault(text.strip(), Exemplar(text.strip(), None, gate, lang))
+    for path, name in sources:
+        raw = _read(path, name)
+        for topic, by_lang in (raw.get("topics") or {}).items():
+            if topic not in topic_ids:
+                raise DataError(f"exemplars name unknown topic '{topic}'", name)
+            for lang, texts in (by_lang or {}).items():
+                for text in texts or []:
+                    out.setdefault(text.strip(), Exemplar(text.strip(), topic, "support", lang))
+        for gate, by_lang in (raw.get("special") or {}).items():
+            if gate not in GATE_LABELS:
+                raise DataError(f"unknown special class '{gate}'", name)
+            for lang, texts in (by_lang or {}).items():
+                for text in texts or []:
+                    out.setdefault(text.strip(), Exemplar(text.strip(), None, gate, lang))
     for art in articles:
         for text in (art.title, *art.questions):
             out.setdefault(text.strip(), Exemplar(text.strip(), art.topic, "support", art.language))
