@@ -39,6 +39,10 @@ class ChatModel(Protocol):
     def answer(self, question: str, language: str, passages: list[Passage], history: list[Turn]) -> str: ...
 
 
+class TurnLog(Protocol):
+    def log_turn(self, conversation: Conversation, message: str, reply: Reply) -> int: ...
+
+
 class HandoffSink(Protocol):
     def open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str: ...
 
@@ -65,7 +69,7 @@ class Assistant:
     def __init__(self, settings: Settings, topics: TopicCatalog, embedder: Embedder, search: HybridSearch,
                  classifier: IntentClassifier, detector: LanguageDetector, llm: ChatModel | None = None,
                  thresholds: Thresholds | None = None, handoffs: HandoffSink | None = None,
-                 actions: ActionHandler | None = None) -> None:
+                 actions: ActionHandler | None = None, turn_log: TurnLog | None = None) -> None:
         self.settings = settings
         self.topics = topics
         self.embedder = embedder
@@ -76,6 +80,7 @@ class Assistant:
         self.thresholds = thresholds or load_thresholds()
         self.handoffs = handoffs
         self.actions = actions
+        self.log = turn_log
 
     @classmethod
     def from_settings(cls, settings: Settings, store: VectorStore | None = None,
@@ -180,6 +185,31 @@ class Assistant:
         conversation.turns.append(Turn("assistant", reply.text, reply.language, reply.topic if
                                        reply.outcome != "refuse" or reply.reason != "low-confidence" else "_unsure",
                                        reply.outcome))
+        if self.log is not None:
+            try:
+                reply.turn_id = self.log.log_turn(conversation, text, reply)
+            except Exception as exc:  # noqa: BLE001 - a log failure must not lose the customer's answer
+                log.error("could not log turn of %s: %s", conversation.id, exc)
+        return reply
+
+    def hand_off(self, conversation: Conversation, reason: str = "customer-pressed-button",
+                 language: str | None = None) -> Reply:
+        """Hand the conversation to a person on request (the page's "Talk to a person" button)."""
+        started = time.perf_counter()
+        lang = language or conversation.language or self.settings.default_language
+        team = templates.team_name("customer-care", lang)
+        reply = Reply(text="", outcome="escalate", topic=conversation.last_topic, retrieved_topics=[],
+                      sources=[], language=lang, confidence=1.0, reason=reason, team="customer-care")
+        ticket = self._open_ticket(conversation, reply, "")
+        reply.text = (templates.line("escalate", lang, team=team, ticket=ticket) if ticket
+                      else templates.line("escalate_no_ticket", lang, team=team))
+        reply.timings_ms = {"total": _ms(started)}
+        conversation.turns.append(Turn("assistant", reply.text, lang, reply.topic, reply.outcome))
+        if self.log is not None:
+            try:
+                reply.turn_id = self.log.log_turn(conversation, "[pressed: talk to a person]", reply)
+            except Exception as exc:  # noqa: BLE001 - see respond()
+                log.error("could not log hand-off of %s: %s", conversation.id, exc)
         return reply
 
     def _respond(self, conversation: Conversation, text: str, lang: str, timings: dict[str, float]) -> Reply:
@@ -193,11 +223,6 @@ class Assistant:
             self._open_ticket(conversation, reply, text)
             return reply
         timings["understand"] = _ms(step)
-
-        if self.actions is not None:
-            acted = self.actions.handle(conversation, text, lang, u.vector)
-            if acted is not None:
-                return acted
 
         topic, prob = u.topic_ranking[0]
         signals = Signals(
@@ -214,6 +239,16 @@ class Assistant:
         )
         decision = decide(signals, self.topics, self.thresholds)
         retrieved = [t for t, _ in u.topic_ranking[:5]]
+        # Account actions come after the attack checks and before the FAQ decision.
+        if self.actions is not None and decision.reason not in ("injection", "customer-asked-for-human"):
+            step = time.perf_counter()
+            acted = self.actions.handle(conversation, text, lang, u.vector)
+            timings["act"] = _ms(step)
+            if acted is not None:
+                acted.retrieved_topics = acted.retrieved_topics or retrieved
+                if acted.outcome == "escalate" and not acted.ticket_id:
+                    self._open_ticket(conversation, acted, text)
+                return acted
         step = time.perf_counter()
         reply = self._render(conversation, decision, u, retrieved, prob)
         timings["compose"] = _ms(step)

@@ -163,11 +163,12 @@ def eval_(
     from bnpl_assistant.evals.dataset import load_dataset
     from bnpl_assistant.evals.report import compare, dataset_section, headline_rows, write_report
     from bnpl_assistant.evals.runner import dataset_metrics, run_dataset, write_outputs
-    from bnpl_assistant.services import build_assistant
+    from bnpl_assistant.services import build_assistant, remove_scratch, scratch_database
 
     settings = _settings(llm=llm)
+    scratch = scratch_database()
     try:
-        assistant = build_assistant(settings)
+        assistant = build_assistant(settings, log_turns=False, db_path=scratch)
         topic_ids = set(assistant.topics.ids)
         loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in dataset]
     except BnplError as exc:
@@ -198,10 +199,65 @@ def eval_(
         console.print(table)
         for bad in ds.bad_lines:
             err.print(f"skipped {bad}", markup=False)
+    remove_scratch(scratch)
     report = write_report(out, sections, regressions if baseline is not None else None)
     for line in regressions:
         console.print(f"[yellow]regression check:[/] {line}", highlight=False)
     console.print(f"report: {report}")
+
+
+@app.command("seed-demo")
+def seed_demo(reset: Annotated[bool, typer.Option(help="Drop the demo data and seed it again.")] = False) -> None:
+    """Create and seed the demo accounts database (deterministic)."""
+    from bnpl_assistant.accounts.seed import seed_demo as seed
+
+    settings = _settings()
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    counts = seed(settings.db_path, reset=reset)
+    console.print(f"demo database: {settings.db_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@app.command()
+def handoffs(open_only: Annotated[bool, typer.Option("--open", help="Only open tickets.")] = False) -> None:
+    """List hand-off tickets (newest first within priority)."""
+    from bnpl_assistant.accounts.handoffs import HandoffStore
+
+    settings = _settings()
+    store = HandoffStore.from_settings(settings)
+    table = Table(title=f"hand-offs in {settings.db_path}")
+    for col in ("ticket", "priority", "status", "team", "reason", "topic", "customer", "created", "summary"):
+        table.add_column(col)
+    for t in store.list(open_only=open_only):
+        table.add_row(t.ticket, str(t.priority), t.status, t.team, t.reason, t.topic or "", t.customer_id or "",
+                      t.created_at[:19], t.summary[:60])
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+) -> None:
+    """Build the index and demo accounts if missing, then serve the Gradio page."""
+    from bnpl_assistant.services import build_desk, ingest_all
+    from bnpl_assistant.store import VectorStore
+
+    settings = _settings()
+    try:
+        if VectorStore(settings.index_dir, settings.collection, settings.chroma_url).pointer() is None:
+            console.print("no index yet: building it (about a minute, once) ...")
+            with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err, transient=True) as bar:
+                task = bar.add_task("embed", total=None)
+                ingest_all(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        desk = build_desk(settings)
+    except BnplError as exc:
+        _fail(exc)
+    from bnpl_assistant.ui.app import build_app
+
+    console.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
+    build_app(desk, settings).launch(server_name=host, server_port=port, show_error=False, quiet=True,
+                                     footer_links=["api"])
 
 
 def _register_plugins() -> None:

@@ -76,6 +76,7 @@ class Reply:
     fallback_reason: str = ""
     truncated: bool = False
     tool: str | None = None
+    turn_id: int | None = None  # the conversation log's id of this turn (for feedback)
     note: str = ""  # template line shown with the reply (e.g. "answer from the English article")
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
 from bnpl_assistant.embeddings import make_embedder
@@ -23,6 +27,56 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     return report
 
 
-def build_assistant(settings: Settings) -> Assistant:
-    """The assistant with every optional service the settings enable."""
-    return Assistant.from_settings(settings)
+def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool = True,
+                    db_path: Path | None = None) -> Assistant:
+    """The assistant with the demo accounts, hand-off tickets and the conversation log.
+
+    Args:
+        accounts: wire the accounts service, account actions and hand-off tickets (seeding the demo
+            database on first use).
+        log_turns: log every turn to the conversation log.
+        db_path: use this database instead of ``settings.db_path`` (the eval harness uses a scratch copy).
+    """
+    assistant = Assistant.from_settings(settings)
+    if accounts:
+        from bnpl_assistant.accounts.actions import AccountActions
+        from bnpl_assistant.accounts.handoffs import HandoffStore
+        from bnpl_assistant.accounts.seed import ensure_demo
+        from bnpl_assistant.accounts.service import AccountsService
+
+        path = db_path or settings.db_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_demo(path)
+        cache = EmbeddingCache(settings.cache_dir, assistant.embedder)
+        assistant.actions = AccountActions(AccountsService(path), assistant.embedder.embed_query,
+                                           embed_examples=cache.embed)
+        handoffs = HandoffStore.from_settings(settings)
+        handoffs.db_path = path
+        assistant.handoffs = handoffs
+        if log_turns:
+            from bnpl_assistant.accounts.convlog import ConversationLog
+
+            assistant.log = ConversationLog(path)
+    return assistant
+
+
+def scratch_database() -> Path:
+    """A fresh demo database in a temporary folder (for evals: nothing leaks into the live log)."""
+    folder = Path(tempfile.mkdtemp(prefix="bnpl-eval-"))
+    return folder / "eval.sqlite3"
+
+
+def remove_scratch(path: Path) -> None:
+    if path.parent.name.startswith("bnpl-eval-"):
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def build_desk(settings: Settings, assistant: Assistant | None = None,
+               eval_dir: Path = Path("out/eval"), deflection_dir: Path = Path("artifacts/deflection")):  # type: ignore[no-untyped-def]
+    """The support desk behind the page: assistant + hand-offs + log + accounts on one database."""
+    from bnpl_assistant.accounts.service import AccountsService
+    from bnpl_assistant.desk import SupportDesk
+
+    assistant = assistant or build_assistant(settings)
+    return SupportDesk(assistant, assistant.handoffs, assistant.log, AccountsService(settings.db_path),
+                       eval_dir, deflection_dir)

@@ -202,7 +202,7 @@ def extract_slots(text: str, today: date) -> Slots:
 
 
 def _parse_date(pattern: re.Pattern[str], m: re.Match[str], today: date) -> date | None:
-    g = [x for x in m.groups()]
+    g = list(m.groups())
     try:
         if pattern is _ISO_DATE:
             return date(int(g[0]), int(g[1]), int(g[2]))
@@ -749,6 +749,8 @@ class AccountActions:
         key = {"none": "refund_none", "waiting-for-shop": "refund_waiting", "confirmed": "refund_confirmed",
                "refunded": "refund_refunded", "cancelled": "refund_cancelled",
                "dispute-open": "refund_dispute"}[status.state]
+        if status.state in ("confirmed", "refunded", "cancelled") and status.paid_cents == 0:
+            key += "_unpaid"  # nothing was collected, so no money goes back
         values = {"shop": order.shop, "order": order.id, "amount": order.amount,
                   "refund": money(status.refund_cents), "paid": money(status.paid_cents),
                   "method": self._line(f"method_{status.payment_method}", language),

@@ -1,0 +1,140 @@
+"""The support desk: what the page (and any other front end) may do, as plain methods.
+
+It holds the per-visitor session (conversation, signed-in demo customer, rate limit) and delegates to the
+assistant, the hand-off store and the conversation log. The Gradio handlers only call these methods.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bnpl_assistant.assistant import Assistant
+from bnpl_assistant.conversation import Conversation, Reply
+
+RATE_LIMIT_MESSAGES = 20  # per session and window
+RATE_LIMIT_WINDOW_S = 60.0
+MAX_COMMENT_CHARS = 1000
+
+
+@dataclass
+class Session:
+    """One visitor's chat. Lives in the page's per-browser-tab state; never shared between visitors."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    sent: deque[float] = field(default_factory=deque)
+    replies: list[Reply] = field(default_factory=list)
+
+    def allow(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        while self.sent and now - self.sent[0] > RATE_LIMIT_WINDOW_S:
+            self.sent.popleft()
+        if len(self.sent) >= RATE_LIMIT_MESSAGES:
+            return False
+        self.sent.append(now)
+        return True
+
+
+RATE_LIMITED = {
+    "en": "You're sending messages very quickly. Please wait a minute and try again.",
+    "de": "Sie senden sehr schnell Nachrichten. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
+}
+
+
+class SupportDesk:
+    def __init__(self, assistant: Assistant, handoffs: Any = None, turn_log: Any = None, accounts: Any = None,
+                 eval_dir: Path | None = None, deflection_dir: Path | None = None) -> None:
+        self.assistant = assistant
+        self.handoffs = handoffs
+        self.turn_log = turn_log
+        self.accounts = accounts
+        self.eval_dir = eval_dir
+        self.deflection_dir = deflection_dir
+
+    # -- customer side -------------------------------------------------------------------------------
+
+    def new_session(self, customer_id: str | None = None) -> Session:
+        return Session(Conversation(customer_id=customer_id or None))
+
+    def sign_in(self, session: Session, customer_id: str | None) -> Session:
+        """Switching the signed-in customer starts a fresh conversation (nothing carries over)."""
+        if (customer_id or None) == session.conversation.customer_id:
+            return session
+        return self.new_session(customer_id)
+
+    def send(self, session: Session, message: str, language: str | None = None) -> Reply | None:
+        """The assistant's reply, or None when the session is over its rate limit."""
+        if not session.allow():
+            return None
+        reply = self.assistant.respond(session.conversation, message,
+                                       language=None if language in (None, "", "auto") else language)
+        session.replies.append(reply)
+        return reply
+
+    def talk_to_person(self, session: Session, language: str | None = None) -> Reply:
+        reply = self.assistant.hand_off(session.conversation, "customer-pressed-button",
+                                        None if language in (None, "", "auto") else language)
+        session.replies.append(reply)
+        return reply
+
+    def rate_limited_text(self, session: Session) -> str:
+        return RATE_LIMITED.get(session.conversation.language or "en", RATE_LIMITED["en"])
+
+    def feedback(self, turn_id: int | None, value: int, comment: str | None = None) -> bool:
+        if self.turn_log is None or turn_id is None:
+            return False
+        self.turn_log.feedback(turn_id, value, (comment or "")[:MAX_COMMENT_CHARS] or None)
+        return True
+
+    def demo_customers(self) -> list[tuple[str, str]]:
+        """(label, customer id) pairs for the sign-in picker."""
+        if self.accounts is None:
+            return []
+        return [(f"{c.name} ({c.id})", c.id) for c in self.accounts.list_customers()]
+
+    # -- agent desk ----------------------------------------------------------------------------------
+
+    def tickets(self, open_only: bool = True) -> list[Any]:
+        return self.handoffs.list(open_only=open_only) if self.handoffs is not None else []
+
+    def ticket(self, ticket_id: str) -> Any:
+        return self.handoffs.get(ticket_id)
+
+    def claim(self, ticket_id: str, agent: str) -> Any:
+        return self.handoffs.claim(ticket_id, agent or "agent")
+
+    def close(self, ticket_id: str) -> Any:
+        return self.handoffs.close(ticket_id)
+
+    # -- dashboard -----------------------------------------------------------------------------------
+
+    def live_stats(self) -> Any:
+        return self.turn_log.stats() if self.turn_log is not None else None
+
+    def latest_eval(self) -> dict[str, Any]:
+        """metrics.json of every dataset in the eval output folder (empty when none was run)."""
+        out: dict[str, Any] = {}
+        if self.eval_dir and self.eval_dir.exists():
+            for path in sorted(self.eval_dir.glob("*/metrics.json")):
+                try:
+                    out[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+        return out
+
+    def latest_deflection(self) -> tuple[dict[str, Any] | None, list[Path]]:
+        """The newest deflection JSON and its plots, if a report was written."""
+        if not self.deflection_dir or not self.deflection_dir.exists():
+            return None, []
+        files = sorted(self.deflection_dir.glob("**/*.json"), key=lambda p: p.stat().st_mtime)
+        if not files:
+            return None, []
+        try:
+            data = json.loads(files[-1].read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None, []
+        return data, sorted(files[-1].parent.glob("*.png"))

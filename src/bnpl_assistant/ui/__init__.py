@@ -1,0 +1,1 @@
+"""The Gradio page: customer chat, agent desk, dashboard. The only package that imports gradio."""

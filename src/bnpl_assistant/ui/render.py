@@ -1,0 +1,116 @@
+"""Turning replies, tickets and stats into page text. Pure functions: easy to test, no gradio."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from bnpl_assistant.conversation import Reply
+
+BADGES = {
+    "answer": ("✅", "Answered"),
+    "act": ("🧾", "Done on your account"),
+    "escalate": ("🙋", "Handed to a person"),
+    "refuse": ("⛔", "Can't help with that"),
+}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+
+
+def inert(text: str) -> str:
+    """Customer text shown on the page: HTML escaped and Markdown neutralised (no links, images, scripts)."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+
+
+def badge(reply: Reply) -> str:
+    icon, label = BADGES.get(reply.outcome, ("", reply.outcome))
+    extra = f" · ticket **{reply.ticket_id}**" if reply.ticket_id else ""
+    if reply.fell_back:
+        extra += " · the model was unavailable, answered offline"
+    return f"{icon} **{label}**{extra}"
+
+
+def reply_markdown(reply: Reply) -> str:
+    parts = []
+    if reply.note:
+        parts.append(f"_{html.escape(reply.note)}_")
+    parts.append(reply.text)
+    return "\n\n".join(parts)
+
+
+def sources_markdown(reply: Reply) -> str:
+    if not reply.sources:
+        return ""
+    blocks = []
+    for s in reply.sources:
+        passage = html.escape(s.passage).replace("\n", "<br>")
+        blocks.append(f"<details><summary>📄 {html.escape(s.title)} <code>{s.language}/{s.id}</code></summary>"
+                      f"<div>{passage}</div></details>")
+    return "**Sources**\n\n" + "\n".join(blocks)
+
+
+def tickets_rows(tickets: list[Any]) -> list[list[Any]]:
+    return [[t.ticket, t.priority, t.status, t.team, t.reason, t.topic or "", t.language, t.customer_id or "",
+             t.created_at[:19]] for t in tickets]
+
+
+TICKET_HEADERS = ["ticket", "priority", "status", "team", "reason", "topic", "language", "customer", "created"]
+
+
+def ticket_markdown(ticket: Any) -> str:
+    lines = [f"### {ticket.ticket} · priority {ticket.priority} · {ticket.status}",
+             f"**Team:** {ticket.team} · **Reason:** {ticket.reason} · **Topic:** {ticket.topic or '-'} · "
+             f"**Language:** {ticket.language} · **Customer:** {ticket.customer_id or 'signed out'}",
+             f"**Summary:** {inert(ticket.summary)}", "**Transcript**"]
+    for turn in ticket.transcript:
+        who = "Customer" if turn.get("role") == "customer" else "Assistant"
+        lines.append(f"- **{who}:** {inert(str(turn.get('text', '')))}")
+    if ticket.agent:
+        lines.append(f"Claimed by {inert(ticket.agent)}")
+    return "\n".join(lines)
+
+
+def stats_markdown(stats: Any) -> str:
+    if stats is None:
+        return "No conversation log configured."
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    rows = [
+        ("Conversations", str(stats.conversations)), ("Turns", str(stats.turns)),
+        ("Containment (never handed off)", pct(stats.containment)),
+        ("Resolution by feedback (👍 of rated)", f"{pct(stats.resolution)} of {stats.rated} rated"),
+        ("Latency p50 / p95 (ms)", f"{stats.latency_p50_ms or 0:.0f} / {stats.latency_p95_ms or 0:.0f}"),
+    ]
+    table = "| live figure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+    reasons = "\n".join(f"| {k} | {v} |" for k, v in sorted(stats.escalations_by_reason.items())) or "| - | 0 |"
+    return table + "\n\n| escalation reason | count |\n|---|---|\n" + reasons
+
+
+def eval_markdown(evals: dict[str, Any]) -> str:
+    if not evals:
+        return "No offline eval yet: run `bnpl-assistant eval --dataset evals/dev.jsonl --out out/eval`."
+
+    def cell(m: Any) -> str:
+        if isinstance(m, dict) and m.get("value") is not None:
+            low, high = m.get("low"), m.get("high")
+            return f"{m['value']:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
+        return "NaN"
+
+    lines = ["| dataset | n | topic@1 | outcome acc | verified resolution | containment |", "|---|---|---|---|---|---|"]
+    for name, m in evals.items():
+        o = m["overall"]
+        lines.append(f"| {name} | {o['n']} | {cell(o['topic_accuracy_at_1'])} | {cell(o['outcome_accuracy'])} | "
+                     f"{cell(o['verified_resolution_rate'])} | {cell(o['containment_rate'])} |")
+    return "\n".join(lines)
+
+
+def deflection_markdown(data: dict[str, Any] | None) -> str:
+    if not data:
+        return "No deflection report yet: run `bnpl-assistant deflection --results out/eval`."
+    headline = data.get("headline") or data.get("summary") or {}
+    if not headline:
+        return "Deflection report found, but without a headline section."
+    rows = "\n".join(f"| {k} | {v} |" for k, v in headline.items() if not isinstance(v, dict | list))
+    return "| figure | value |\n|---|---|\n" + rows
