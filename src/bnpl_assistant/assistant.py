@@ -239,8 +239,10 @@ class Assistant:
         )
         decision = decide(signals, self.topics, self.thresholds)
         retrieved = [t for t, _ in u.topic_ranking[:5]]
-        # Account actions come after the attack checks and before the FAQ decision.
-        if self.actions is not None and decision.reason not in ("injection", "customer-asked-for-human"):
+        # Account actions come after the rule-based attack and hand-off checks and before the learned gate:
+        # the gate was trained on FAQ-style messages and misreads "show me all my orders" or a bare "yes".
+        rule_blocked = signals.injection_rule or signals.other_person or signals.human_rule
+        if self.actions is not None and (conversation.pending_action is not None or not rule_blocked):
             step = time.perf_counter()
             acted = self.actions.handle(conversation, text, lang, u.vector)
             timings["act"] = _ms(step)

@@ -48,8 +48,10 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         path.parent.mkdir(parents=True, exist_ok=True)
         ensure_demo(path)
         cache = EmbeddingCache(settings.cache_dir, assistant.embedder)
+        # signed out: only a message naming an order or customer id gets the sign-in explanation; other
+        # account-flavoured questions ("where's my refund?") are answered from the FAQ.
         assistant.actions = AccountActions(AccountsService(path), assistant.embedder.embed_query,
-                                           embed_examples=cache.embed)
+                                           signed_out="defer", embed_examples=cache.embed)
         handoffs = HandoffStore.from_settings(settings)
         handoffs.db_path = path
         assistant.handoffs = handoffs

@@ -97,6 +97,7 @@ class IntentData:
     rules: tuple[Rule, ...]
     procedural: re.Pattern[str]
     defer: tuple[re.Pattern[str], ...]
+    attacks: tuple[re.Pattern[str], ...]
     other_person: tuple[re.Pattern[str], ...]
     personal: re.Pattern[str]
     yes: re.Pattern[str]
@@ -127,6 +128,7 @@ def load_intents(path: Path | None = None) -> IntentData:
             order_actions=frozenset(raw["order_actions"]),
             rules=tuple(compiled), procedural=re.compile(raw["procedural"], _I),
             defer=tuple(re.compile(p, _I) for p in raw["defer"]),
+            attacks=tuple(re.compile(p, _I) for p in raw.get("attacks") or []),
             other_person=tuple(re.compile(p, _I) for p in raw.get("other_person") or []),
             personal=re.compile(raw["personal"], _I),
             yes=re.compile(raw["confirm_yes"], _I), no=re.compile(raw["confirm_no"], _I), exemplars=exemplars,
@@ -412,7 +414,8 @@ class AccountActions:
                                   intent.score)
 
     def _defers(self, text: str) -> bool:
-        return any(p.search(text) for p in self.data.defer)
+        """For a person, for the FAQ, or an attack: not acted on."""
+        return any(p.search(text) for p in (*self.data.defer, *self.data.attacks))
 
     def _other_person(self, text: str) -> bool:
         return rules.asks_for_other_person(text) or any(p.search(text) for p in self.data.other_person)

@@ -208,6 +208,12 @@ class AccountsService:
         with session(self.db_path) as conn:
             return self._customer(conn, customer_id)
 
+    def list_customers(self) -> list[Customer]:
+        """Every demo customer, for the page's "sign in as demo customer" picker (not an account action)."""
+        with session(self.db_path) as conn:
+            rows = conn.execute("SELECT id, name, language, payment_method FROM customers ORDER BY id").fetchall()
+        return [Customer(r["id"], r["name"], r["language"], r["payment_method"]) for r in rows]
+
     def list_orders(self, customer_id: str | None) -> list[Order]:
         """The customer's orders, newest first."""
         with session(self.db_path) as conn:

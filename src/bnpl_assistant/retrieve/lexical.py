@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its own logger to DEBUG on import; keep its per-build messages out of the user's terminal.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STEMMERS = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "sv": "swedish",
              "nl": "dutch", "it": "italian", "pl": None}

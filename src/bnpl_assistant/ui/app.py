@@ -53,8 +53,8 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
             with gr.Row():
                 comment = gr.Textbox(placeholder="Optional comment on the last reply", show_label=False, scale=5,
                                      max_length=1000, elem_id="comment")
-                thumbs_up = gr.Button("👍", scale=0, min_width=60, elem_id="thumbs-up")
-                thumbs_down = gr.Button("👎", scale=0, min_width=60, elem_id="thumbs-down")
+                thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=110, elem_id="thumbs-up")
+                thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=130, elem_id="thumbs-down")
             feedback_note = gr.Markdown(elem_id="feedback-note")
             gr.Examples(EXAMPLES, inputs=[message], label="Try one")
 
