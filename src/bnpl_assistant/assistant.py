@@ -21,6 +21,7 @@ from bnpl_assistant.kb.topics import TopicCatalog
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
 from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds
+from bnpl_assistant.redact import redact
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage, Retrieval
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore
@@ -298,7 +299,10 @@ class Assistant:
             passages = composition.passages + [p for p in u.retrieval.passages[:4]
                                                if p.id not in {c.id for c in composition.passages}]
             try:
-                reply.text = self.llm.answer(u.text, u.language, passages, conversation.turns[:-1])
+                # Redaction runs before anything leaves the machine: card numbers, IBANs, e-mails, phones.
+                history = [Turn(t.role, redact(t.text), t.language, t.topic, t.outcome)
+                           for t in conversation.turns[:-1]]
+                reply.text = self.llm.answer(redact(u.text), u.language, passages, history)
                 reply.model_path = self.llm.name
                 reply.sources = _sources(passages)
                 reply.note = ""

@@ -109,8 +109,12 @@ def eval_markdown(evals: dict[str, Any]) -> str:
 def deflection_markdown(data: dict[str, Any] | None) -> str:
     if not data:
         return "No deflection report yet: run `bnpl-assistant deflection --results out/eval`."
-    headline = data.get("headline") or data.get("summary") or {}
-    if not headline:
-        return "Deflection report found, but without a headline section."
-    rows = "\n".join(f"| {k} | {v} |" for k, v in headline.items() if not isinstance(v, dict | list))
-    return "| figure | value |\n|---|---|\n" + rows
+    headline = data.get("headline") or {}
+    lines = ["| deflection figure | low | point | high |", "|---|---|---|---|"]
+    for key, value in headline.items():
+        label = key.replace("_", " ")
+        if isinstance(value, dict) and "value" in value:
+            lines.append(f"| {label} | {value['low']:,.1f} | {value['value']:,.1f} | {value['high']:,.1f} |")
+        elif isinstance(value, int | float):
+            lines.append(f"| {label} |  | {value:,.1f} |  |")
+    return "\n".join(lines)

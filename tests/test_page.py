@@ -1,0 +1,161 @@
+"""The real Gradio page driven in headless Chromium (Playwright), plus the gradio_client API.
+
+Screenshots land in artifacts/screenshots/ (kept as test artifacts).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from bnpl_assistant.settings import Settings
+from conftest import KNOWLEDGE, REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = REPO / "artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                       "(scripts/test.sh installs it as root)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The app on 127.0.0.1 with the session's index and a fresh demo database."""
+    from bnpl_assistant.services import build_desk
+    from bnpl_assistant.ui.app import build_app
+
+    base = built[0]
+    data = tmp_path_factory.mktemp("page")
+    shutil.copytree(base.data_dir / "index", data / "index")
+    shutil.copytree(base.data_dir / "cache", data / "cache")
+    settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
+    desk = build_desk(settings, eval_dir=data / "eval", deflection_dir=data / "deflection")
+    app = build_app(desk, settings)
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/", desk, settings
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, page_app, tmp_path):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    pg = context.new_page()
+    pg.goto(page_app[0])
+    pg.wait_for_selector("#message textarea", timeout=60_000)
+    yield pg
+    context.close()
+
+
+def ask(page, text: str) -> str:  # type: ignore[no-untyped-def]
+    before = page.locator("#chat .message").count()
+    page.fill("#message textarea", text)
+    page.press("#message textarea", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('#chat .message').length >= {before + 2}", timeout=30_000)
+    return str(page.locator("#chat .message").last.inner_text())
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def test_faq_question_shows_reply_with_source(page) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(page, "How much is the late fee if I pay an instalment late?")
+    assert "7 EUR" in reply
+    page.wait_for_selector("#outcome :text('Answered')")
+    assert "Sources" in page.locator("#sources").inner_text()
+    shot(page, "01-faq-answer-with-sources.png")
+
+
+def test_german_question_gets_german_reply(page) -> None:  # type: ignore[no-untyped-def]
+    reply = ask(page, "Ich habe meine Bestellung zurückgeschickt. Muss ich die Raten trotzdem weiter zahlen?")
+    assert any(w in reply for w in ("Rücksendung", "Zahlungen", "pausiert")), reply
+    shot(page, "02-german-reply.png")
+
+
+def test_signed_in_customer_asks_for_next_payment(page) -> None:  # type: ignore[no-untyped-def]
+    page.click("#customer-picker input")
+    page.locator("ul[role='listbox'] li").nth(1).click()
+    page.wait_for_timeout(500)
+    reply = ask(page, "When is my next payment due?")
+    page.wait_for_selector("#outcome :text('Done on your account')")
+    assert "2026-" in reply and "EUR" in reply, reply
+    shot(page, "03-signed-in-next-payment.png")
+
+
+def test_talk_to_person_creates_ticket_in_agent_desk(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, "My refund still hasn't arrived")
+    page.click("#talk-to-person")
+    page.wait_for_selector("#outcome :text('Handed to a person')")
+    ticket = page.locator("#outcome").inner_text().split("ticket")[-1].strip()
+    assert ticket.startswith("HND-")
+    shot(page, "04-handed-to-person.png")
+    page.get_by_role("tab", name="Agent desk").click()
+    page.click("#refresh-tickets")
+    page.wait_for_selector(f"#tickets :text('{ticket}')", timeout=20_000)
+    page.locator(f"#tickets :text('{ticket}')").first.click()
+    page.wait_for_selector("#ticket-view :text('Transcript')", timeout=20_000)
+    assert "refund" in page.locator("#ticket-view").inner_text().lower()
+    shot(page, "05-agent-desk-ticket.png")
+
+
+def test_thumbs_down_lands_in_the_log(page, page_app) -> None:  # type: ignore[no-untyped-def]
+    from bnpl_assistant.accounts.convlog import ConversationLog
+
+    ask(page, "How does Pay in 4 work?")
+    page.fill("#comment textarea", "too long")
+    page.click("#thumbs-down")
+    page.wait_for_selector("#feedback-note :text('Thanks')")
+    turns = list(ConversationLog(page_app[2].db_path).iter_turns())
+    rated = [t for t in turns if t.feedback == -1]
+    assert rated and rated[-1].feedback_comment == "too long"
+
+
+def test_dashboard_renders_plots(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, "What fees do you charge?")
+    page.get_by_role("tab", name="Dashboard").click()
+    page.click("#refresh-dashboard")
+    page.wait_for_selector("#live-stats :text('Containment')", timeout=20_000)
+    page.wait_for_selector("#outcome-plot img, #outcome-plot svg, #outcome-plot canvas", timeout=20_000)
+    shot(page, "06-dashboard.png")
+
+
+def test_markup_in_messages_is_inert(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, "<img src=x onerror=\"window.pwned=1\"> [click](javascript:window.pwned=2)")
+    assert page.evaluate("window.pwned === undefined")
+    assert page.locator("#chat img[src='x']").count() == 0
+
+
+def test_gradio_client_api(page_app) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
+    client = Client(page_app[0], verbose=False)
+    history, outcome, sources = client.predict("How long does a refund to my card take?", "auto", "",
+                                               api_name="/chat")
+    assert "Answered" in outcome and "Sources" in sources
+    assert history[-1]["role"] == "assistant" and "business days" in history[-1]["content"]
