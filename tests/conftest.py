@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -49,6 +51,10 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     from bnpl_assistant.settings import Settings
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("built"), knowledge_dir=KNOWLEDGE)
+    prebuilt = os.environ.get("BNPL_TEST_PREBUILT")  # a local speed-up: start from a built data dir
+    if prebuilt:
+        for part in ("index", "cache"):
+            shutil.copytree(Path(prebuilt) / part, settings.data_dir / part, dirs_exist_ok=True)
     report = ingest_all(settings)
     assistant = build_assistant(settings)
     return settings, report, assistant

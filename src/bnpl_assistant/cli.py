@@ -109,14 +109,14 @@ def ask(
 
 def _print_reply(reply: Any) -> None:
     badge = {"answer": "green", "act": "cyan", "escalate": "yellow", "refuse": "magenta"}[reply.outcome]
-    console.print(f"[{badge}][{reply.outcome}][/] topic={reply.topic} lang={reply.language} "
-                  f"confidence={reply.confidence:.2f} model={reply.model_path}"
-                  + (" (fell back)" if reply.fell_back else ""), highlight=False)
+    extra = (f" ticket={reply.ticket_id}" if reply.ticket_id else "") + (" (fell back)" if reply.fell_back else "")
+    console.print(f"[{badge}]\\[{reply.outcome}][/] topic={reply.topic} lang={reply.language} "
+                  f"confidence={reply.confidence:.2f} model={reply.model_path}{extra}", highlight=False)
     if reply.note:
-        console.print(reply.note, markup=False)
-    console.print(reply.text, markup=False)
+        console.print(reply.note, markup=False, soft_wrap=True)
+    console.print(reply.text, markup=False, soft_wrap=True)
     for s in reply.sources:
-        console.print(f"  source: {s.language}/{s.id} - {s.title}", markup=False, style="dim")
+        console.print(f"  source: {s.language}/{s.id} - {s.title}", markup=False, style="dim", soft_wrap=True)
 
 
 @app.command()

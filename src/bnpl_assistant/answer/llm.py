@@ -2,7 +2,9 @@
 (vLLM, llama.cpp, Ollama via ``OPENAI_BASE_URL``), through langchain-openai.
 
 Retries are bounded and only for what is worth retrying (timeouts, connection errors, 429, 5xx); after
-that a :class:`ProviderError` lets the assistant answer offline and record that it fell back.
+that a :class:`ProviderError` lets the assistant answer offline and record that it fell back. A circuit
+breaker (``answer.breaker``) counts failed calls: after three in a row it stops calling the provider for
+30 s (calls fail fast with "circuit open ..."), then lets one probe call through.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bnpl_assistant.answer.breaker import CircuitBreaker
 from bnpl_assistant.conversation import Turn
 from bnpl_assistant.errors import ConfigError, ProviderError
 from bnpl_assistant.retrieve.hybrid import Passage
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "sv": "Swedish",
                   "nl": "Dutch", "it": "Italian", "pl": "Polish"}
 LLM_CHOICES = ("offline", "openai:<model>")
+BREAKER_FAILURES = 3  # consecutive failed calls (each after its bounded retries) that open the breaker
+BREAKER_COOLDOWN_S = 30.0
 
 
 def _system_prompt() -> str:
@@ -53,7 +58,8 @@ def _retry_after(exc: Exception) -> float | None:
 class OpenAIChatModel:
     """Writes grounded replies from retrieved passages with a chat model; streams tokens when asked."""
 
-    def __init__(self, settings: Settings, model: str, client: Any = None) -> None:
+    def __init__(self, settings: Settings, model: str, client: Any = None,
+                 breaker: CircuitBreaker | None = None) -> None:
         if settings.openai_api_key is None and not settings.openai_base_url:
             raise ConfigError("BNPL_LLM=openai:... needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
                               "OpenAI-compatible server); or use BNPL_LLM=offline")
@@ -68,6 +74,7 @@ class OpenAIChatModel:
             client = ChatOpenAI(model=model, api_key=key, base_url=settings.openai_base_url,  # type: ignore[arg-type]
                                 timeout=settings.llm_timeout_s, max_retries=0, temperature=0)
         self.client = client
+        self.breaker = breaker or CircuitBreaker(self.name, BREAKER_FAILURES, BREAKER_COOLDOWN_S)
 
     def _messages(self, question: str, language: str, passages: list[Passage],
                   history: list[Turn]) -> list[tuple[str, str]]:
@@ -94,17 +101,49 @@ class OpenAIChatModel:
                 time.sleep(delay)
 
     def answer(self, question: str, language: str, passages: list[Passage], history: list[Turn]) -> str:
+        """The model's reply text.
+
+        Raises:
+            ProviderError: retries exhausted, a non-retryable error, an empty completion, or the circuit
+                breaker is open (then the provider was not called at all).
+        """
         messages = self._messages(question, language, passages, history)
-        result = self._with_retries(lambda: self.client.invoke(messages))
-        text = str(getattr(result, "content", "") or "").strip()
-        if not text:
-            raise ProviderError(f"{self.name} returned an empty completion")
-        return text
+
+        def call() -> str:
+            result = self._with_retries(lambda: self.client.invoke(messages))
+            text = str(getattr(result, "content", "") or "").strip()
+            if not text:
+                calls = len(getattr(result, "tool_calls", None) or [])
+                broken = len(getattr(result, "invalid_tool_calls", None) or [])
+                if calls or broken:  # we offer no tools: a tool call is a provider fault, not an answer
+                    raise ProviderError(f"{self.name} returned a tool call instead of a reply "
+                                        f"({broken} with invalid arguments)")
+                raise ProviderError(f"{self.name} returned an empty completion")
+            return text
+
+        return self.breaker.call(call)
 
     def stream(self, question: str, language: str, passages: list[Passage],
                history: list[Turn]) -> Iterator[str]:
         """Token deltas. Connection set-up is retried; a stream cut mid-reply raises ProviderError."""
         messages = self._messages(question, language, passages, history)
+        probe = self.breaker.before_call()
+        outcome = "abandoned"  # a consumer that stops reading early is neither a success nor a failure
+        try:
+            yield from self._stream(messages)
+            outcome = "ok"
+        except ProviderError:
+            outcome = "failed"
+            raise
+        finally:
+            if outcome == "ok":
+                self.breaker.record_success(probe)
+            elif outcome == "failed":
+                self.breaker.record_failure(probe)
+            else:
+                self.breaker.release(probe)
+
+    def _stream(self, messages: list[tuple[str, str]]) -> Iterator[str]:
         iterator = self._with_retries(lambda: iter(self.client.stream(messages)))
         got_any = finished = False
         try:
