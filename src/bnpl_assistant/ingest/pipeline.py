@@ -60,7 +60,7 @@ def ingest(settings: Settings, store: VectorStore, embedder: Embedder, rebuild: 
     for article in kb.articles:
         report.articles[article.language] = report.articles.get(article.language, 0) + 1
 
-    ptr = store.pointer()
+    ptr = store.pointer(max_age_s=0)
     same_embedder = ptr is not None and ptr.get("embedder") == embedder.name
     existing = {c.id: c for c in store.all_chunks(with_embeddings=True)} if same_embedder and not rebuild else {}
     if ptr is not None and not same_embedder and not rebuild:
