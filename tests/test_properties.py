@@ -87,6 +87,9 @@ def _write(folder: str, name: str, content: str | bytes) -> Path:
 @pytest.fixture(scope="module")
 def sandbox(built, tmp_path_factory) -> Iterator[tuple[Assistant, Path]]:  # type: ignore[no-untyped-def]
     """An assistant on a copy of the session index with its own accounts database, log and hand-offs."""
+    session_assistant = built[2]
+    # Embed the account-intent examples once into the session cache, so the copy below starts warm.
+    session_assistant.actions.nearest(session_assistant.embedder.embed_query("my orders"))
     data = tmp_path_factory.mktemp("props")
     shutil.copytree(built[0].index_dir, data / "index")
     shutil.copytree(built[0].cache_dir, data / "cache")

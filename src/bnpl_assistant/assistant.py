@@ -237,6 +237,7 @@ class Assistant:
             failures=conversation.recent_failures(),
             greeting=rules.is_greeting(text),
             follow_up=u.follow_up,
+            commitment=rules.asks_for_commitment(text),
         )
         decision = decide(signals, self.topics, self.thresholds)
         retrieved = [t for t, _ in u.topic_ranking[:5]]
@@ -262,6 +263,14 @@ class Assistant:
     def _render(self, conversation: Conversation, decision: Decision, u: Understanding, retrieved: list[str],
                 confidence: float) -> Reply:
         lang = u.language
+        if decision.outcome == "refuse" and decision.reason == "commitment-request":
+            reply = self._fixed("no_promises", decision.reason, lang)
+            reply.retrieved_topics, reply.confidence = retrieved, confidence
+            composition = compose(decision.topic, lang, u.vector, self.search.table()) if decision.topic else None
+            if composition is not None:  # what the policy says, grounded and cited; no promise added
+                reply.text += "\n\n" + composition.passages[0].text
+                reply.sources = _sources(composition.passages[:1])
+            return reply
         if decision.outcome == "refuse":
             key = {"injection": "injection", "greeting": "greeting"}.get(decision.reason, "offtopic")
             reply = self._fixed(key, decision.reason, lang)

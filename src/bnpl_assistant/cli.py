@@ -47,7 +47,7 @@ def validate(knowledge: Annotated[Path | None, typer.Option(help="Knowledge fold
     settings = _settings(knowledge_dir=knowledge)
     kb, problems = check_knowledge(settings.knowledge_dir, settings.languages)
     for problem in problems:
-        err.print(str(problem), markup=False, highlight=False)
+        err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if problems or kb is None:
         err.print(f"[red]{len(problems)} problem(s)[/]")
         raise typer.Exit(1)

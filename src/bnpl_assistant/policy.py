@@ -46,6 +46,7 @@ class Signals:
     failures: int
     greeting: bool = False
     follow_up: bool = False
+    commitment: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
     # (1) attacks: instructions, hidden prompts, other people's data
     if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
         return Decision("refuse", None, "injection")
+    if s.commitment:  # only a person handling the case may promise refunds, credits or waivers
+        return Decision("refuse", s.topic if s.topic_prob >= th.min_topic_prob else None, "commitment-request")
     if s.greeting:
         return Decision("refuse", None, "greeting")
     # (2) a person is needed

@@ -208,15 +208,21 @@ class VectorStore:
 
     def query(self, embedding: np.ndarray, k: int, expected_embedder: str | None = None,
               where: dict[str, Any] | None = None) -> list[Hit]:
-        """Nearest chunks by cosine similarity."""
-        coll = self.active(expected_embedder)
-        res = self._call(
-            coll.query,
-            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
+        """Nearest chunks by cosine similarity.
+
+        When another instance has just published a new version (and deleted the one this instance held), the
+        first query fails: the pointer is re-read once and the query repeated on the live collection.
+        """
+        query = {"query_embeddings": [np.asarray(embedding, dtype=np.float32)], "n_results": k, "where": where,
+                 "include": ["documents", "metadatas", "distances"]}
+        try:
+            res = self.active(expected_embedder).query(**query)
+        except (IndexMissingError, EmbedderMismatchError, ConfigError):
+            raise
+        except Exception:  # noqa: BLE001 - stale collection handle or a transient store error: retry once
+            self._active = None
+            self._pointer_cache = None
+            res = self._call(lambda: self.active(expected_embedder).query(**query))
         hits = []
         for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                         res["distances"][0], strict=True):

@@ -20,6 +20,7 @@ import numpy as np
 from bnpl_assistant.answer.breaker import CircuitBreaker
 from bnpl_assistant.conversation import Turn
 from bnpl_assistant.errors import ConfigError, ProviderError
+from bnpl_assistant.redact import redact
 from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "sv": "Swedish",
                   "nl": "Dutch", "it": "Italian", "pl": "Polish"}
 LLM_CHOICES = ("offline", "openai:<model>")
+HISTORY_TURNS = 6  # the last turns of the conversation that go with a question
+ACCOUNT_REPLY_PLACEHOLDER = "[account details shown to the customer; not shared with the model]"
 BREAKER_FAILURES = 3  # consecutive failed calls (each after its bounded retries) that open the breaker
 BREAKER_COOLDOWN_S = 30.0
 
@@ -81,9 +84,14 @@ class OpenAIChatModel:
         block = "\n\n".join(f"[{p.id}] {p.title}\n{p.text}" for p in passages)
         system = _system_prompt().format(language=LANGUAGE_NAMES.get(language, language), passages=block)
         messages: list[tuple[str, str]] = [("system", system)]
-        for turn in history[-6:]:
-            messages.append(("human" if turn.role == "customer" else "ai", turn.text))
-        messages.append(("human", question))
+        # This is the last stop before the provider: redact again (idempotent) whoever the caller is, and
+        # keep account replies (orders, amounts, dates read from the accounts database) on the machine.
+        for turn in history[-HISTORY_TURNS:]:
+            if turn.role == "customer":
+                messages.append(("human", redact(turn.text)))
+            else:
+                messages.append(("ai", ACCOUNT_REPLY_PLACEHOLDER if turn.outcome == "act" else redact(turn.text)))
+        messages.append(("human", redact(question)))
         return messages
 
     def _with_retries(self, call: Any) -> Any:
@@ -175,7 +183,8 @@ class OpenAIEmbedder:
                                         base_url=settings.openai_base_url, check_embedding_ctx_length=False)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _unit(np.asarray(self._client.embed_query(text), dtype=np.float32))
+        # Customer messages are embedded as queries: redacted before they leave the machine.
+        return _unit(np.asarray(self._client.embed_query(redact(text)), dtype=np.float32))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return np.stack([_unit(np.asarray(v, dtype=np.float32)) for v in self._client.embed_documents(texts)])

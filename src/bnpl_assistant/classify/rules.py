@@ -24,6 +24,21 @@ INJECTION_PATTERNS = [
     # payloads aimed at the database or the page
     re.compile(r"(;\s*(drop|delete|truncate|update|insert)\s+\w+|\bunion\s+select\b|'\s*or\s+'?1'?\s*=\s*'?1)", _I),
     re.compile(r"<\s*(script|iframe|img|svg|object)\b|javascript:|on(error|load)\s*=", _I),
+    re.compile(r"!\[[^\]]*\]\([^)]*\)|\[[^\]]*\]\(\s*(javascript|data|vbscript):", _I),  # Markdown images/links
+]
+
+# Asking the assistant to commit the company: confirm, promise or approve a refund, credit, waiver or limit.
+COMMITMENT_PATTERNS = [
+    re.compile(r"\b(promise|guarantee|commit|certify|assure)\b.{0,80}\b(waive[ds]?|approv\w*|refund\w*|credit\w*|"
+               r"compensat\w*|raise|increase|stop|cancel\w*)\b", _I),
+    re.compile(r"\b(confirm|state|write|say|declare|type)\b.{0,80}\b(waived?|approved|credited|in writing|written)\b",
+               _I),
+    re.compile(r"\b(approved|waived)\b.{0,40}\bright\s*\?", _I),
+    re.compile(r"\b(credit|refund|pay|transfer)\s+(me\s+)?\d+([.,]\d+)?\s*(eur|euro|euros|€)\b", _I),
+    re.compile(r"\b(versprechen|garantieren|zusichern|zusagen)\b.{0,80}\b(erlass\w*|erstatt\w*|gutschrift|erhöh\w*|"
+               r"stopp\w*|aufhör\w*)", _I),
+    re.compile(r"\b(bestätigen|schriftlich|schreiben sie)\b.{0,80}\b(erlassen|genehmigt|gutgeschrieben)", _I),
+    re.compile(r"\bzurück,?\s+oder\s*\?.{0,30}\bbestätigen\b", _I),
 ]
 
 # Another person's data: a customer/order reference or another person's account named in the text.
@@ -42,6 +57,8 @@ HANDOFF_PATTERNS = [
     re.compile(r"\b(talk|speak|chat|connect|transfer|put)\b.{0,25}\b(human|person|agent|representative|rep|"
                r"operator|someone real|real (person|human)|staff|employee|supervisor|manager)\b", _I),
     re.compile(r"\b(human|live|real)\s+(agent|person|support|being)\b", _I),
+    re.compile(r"\b(someone|somebody)\s+else\b(?!'s)", _I),
+    re.compile(r"\b(get|put)\s+(me\s+)?(someone|somebody)\b.{0,20}\b(on the line|on the phone)\b", _I),
     re.compile(r"\b(mit einem|einen|einer)\s+(menschen|mitarbeiter|mitarbeiterin|berater|beraterin|person)\b",
                _I),
     re.compile(r"\b(echte[nr]?|richtige[nr]?|lebende[nr]?)\s+(menschen|mitarbeiter|person)\b", _I),
@@ -73,6 +90,11 @@ def normalise(text: str) -> str:
 
 def looks_like_injection(text: str) -> bool:
     return any(p.search(text) for p in INJECTION_PATTERNS)
+
+
+def asks_for_commitment(text: str) -> bool:
+    """A request to confirm, promise or approve something only a person handling the case can decide."""
+    return any(p.search(text) for p in COMMITMENT_PATTERNS)
 
 
 def asks_for_other_person(text: str) -> bool:
