@@ -1,11 +1,170 @@
-"""The Gradio page under load (issue 8, item 5): waits for the page. A stub so the gap is visible."""
+"""The Gradio page under load (issue 8 item 5, issue 7 figures).
+
+Starts `bnpl-assistant serve` on 127.0.0.1 as a subprocess on the benchmark's built data dir, then:
+- page load: time from navigation to the chat box being usable, in headless Chromium (when installed);
+- load: 20 simulated customers (threads, one gradio_client session each), 10 turns each, bounded in count and
+  time, against the queue API; throughput, p50/p95 reply time, errors;
+- memory: the server's RSS idle, peak during the load, and after 100 conversations in total.
+All traffic goes to 127.0.0.1 only, and the server is stopped by its pid.
+"""
 
 from __future__ import annotations
 
-from benchmarks.common import BenchContext, BenchResult
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-REASON = "needs the Gradio page (`bnpl-assistant serve`), which does not exist yet"
+import httpx
+
+from benchmarks.common import BenchContext, BenchResult, Metric, percentiles, read_jsonl
+
+CUSTOMERS = 20
+TURNS = 10
+EXTRA_CONVERSATIONS = 100 - CUSTOMERS  # to reach 100 conversations for the RSS figure
+DEADLINE_S = 300.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _page_load_ms(url: str) -> float | None:
+    chromium = shutil.which("chromium")
+    if not chromium:
+        return None
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.goto(url)  # warm the server's static files once
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector("#message textarea", timeout=60_000)
+            times.append((time.perf_counter() - started) * 1000)
+        browser.close()
+    return sorted(times)[1]
 
 
 def run(ctx: BenchContext) -> BenchResult:
-    raise NotImplementedError("needs the Gradio page")
+    settings = ctx.built()
+    messages = [t for row in read_jsonl(REPO / "evals" / "dev.jsonl") for t in (row.get("turns") or [row["message"]])]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "BNPL_DATA_DIR": str(settings.data_dir), "PYTHONUNBUFFERED": "1"}
+    exe = Path(sys.executable).parent / "bnpl-assistant"
+    server = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = BenchResult("page_load", "The page under load (20 customers x 10 turns, offline)")
+    try:
+        started = time.perf_counter()
+        while time.perf_counter() - started < 180:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            result.skipped = "the server did not start within 180 s"
+            return result
+        startup_s = time.perf_counter() - started
+        from gradio_client import Client
+
+        Client(url, verbose=False).predict("hello", [], "auto", "", api_name="/chat")  # warm-up
+        idle_mb = _rss_mb(server.pid)
+        load_ms = _page_load_ms(url)
+
+        latencies: list[float] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+        deadline = time.perf_counter() + DEADLINE_S
+
+        def customer(index: int, turns: int) -> None:
+            client = Client(url, verbose=False)
+            history: list = []
+            for turn in range(turns):
+                if time.perf_counter() > deadline:
+                    return
+                text = messages[(index * 7 + turn) % len(messages)]
+                t0 = time.perf_counter()
+                try:
+                    history, _, _, _ = client.predict(text, history, "auto", "", api_name="/chat")
+                except Exception as exc:  # noqa: BLE001 - counted as an error of the run
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                    continue
+                with lock:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+
+        peak = [idle_mb]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss_mb(server.pid))
+                stop.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t_load = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=CUSTOMERS) as pool:
+            list(pool.map(lambda i: customer(i, TURNS), range(CUSTOMERS)))
+        load_s = time.perf_counter() - t_load
+        with ThreadPoolExecutor(max_workers=4) as pool:  # more conversations, 2 turns each, for the RSS figure
+            list(pool.map(lambda i: customer(CUSTOMERS + i, 2), range(EXTRA_CONVERSATIONS)))
+        stop.set()
+        sampler.join()
+        after_100_mb = _rss_mb(server.pid)
+        p = percentiles(latencies)
+        result.metrics = [
+            Metric("server start (index present) to first 200", round(startup_s, 1), "s"),
+            Metric("page load to usable chat box (median of 3)", None if load_ms is None else round(load_ms), "ms"),
+            Metric("replies under load", len(latencies), ""),
+            Metric("errors under load", len(errors), "", "0", len(errors) == 0),
+            Metric("throughput", round(len(latencies) / load_s, 1) if load_s else None, "replies/s"),
+            Metric("reply p50 under load", round(p["p50"], 1), "ms"),
+            Metric("reply p95 under load", round(p["p95"], 1), "ms", "<= 500", p["p95"] <= 500),
+            Metric("server RSS idle", round(idle_mb), "MB"),
+            Metric("server RSS peak during load", round(max(peak[0], _hwm_mb(server.pid))), "MB", "<= 900",
+                   max(peak[0], _hwm_mb(server.pid)) <= 900),
+            Metric("server RSS after 100 conversations", round(after_100_mb), "MB"),
+        ]
+        result.notes.append("Reply time is measured at the client through the queue API (gradio_client), so it "
+                            "includes queueing and HTTP; the queue runs 4 handlers at once.")
+        result.notes += [f"error: {e}" for e in errors[:5]]
+        result.data = {"latencies_ms": latencies, "errors": errors, "page_load_ms": load_ms}
+        return result
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -49,8 +49,8 @@ RETRIES = 2  # so every retried fault costs exactly 3 requests
 
 
 class FaultyOpenAI(FakeOpenAI):
-    """The shared fake plus one more scripted fault: a completion that is only a tool call whose
-    ``arguments`` are not JSON (we offer the model no tools, so this is a provider fault)."""
+    """The shared fake plus one more scripted fault, a completion that is only a tool call whose ``arguments``
+    are not JSON (we offer the model no tools, so this is a provider fault), and an embeddings endpoint."""
 
     def respond(self, h: BaseHTTPRequestHandler, step: dict[str, Any], body: dict[str, Any]) -> None:
         if h.path.endswith("/embeddings"):

@@ -283,7 +283,7 @@ def test_failed_ingest_leaves_the_index_pointer_unchanged(tiny_index, text: str)
     settings_, store, embedder = tiny_index
     article = settings_.knowledge_dir / "en" / "refund-card.md"
     good = article.read_text(encoding="utf-8")
-    before = store.pointer()
+    before = store.pointer(max_age_s=0)  # read through, never from the pointer cache
     chunks = [(c.id, c.text) for c in store.all_chunks()]
     article.write_text(text, encoding="utf-8", errors="surrogatepass")
     try:
@@ -291,7 +291,7 @@ def test_failed_ingest_leaves_the_index_pointer_unchanged(tiny_index, text: str)
             ingest(settings_, store, embedder)
     finally:
         article.write_text(good, encoding="utf-8")
-    assert store.pointer() == before
+    assert store.pointer(max_age_s=0) == before
     assert [(c.id, c.text) for c in store.all_chunks()] == chunks
 
 
