@@ -38,7 +38,7 @@ BENCHMARKS: dict[str, tuple[str, Runner]] = {
     "vs_recipe": ("topic accuracy@1 and latency vs LangChain Chroma similarity_search(k=4)", vs_recipe.run),
     "eval_throughput": ("tickets/s on the external suite, offline", eval_throughput.run),
     "page_load": ("the page under load: 20 customers x 10 turns, page load time, server RSS", page_load.run),
-    "memory": ("peak RSS of `ask` and `eval` (and `serve` idle, later)", memory.run),
+    "memory": ("peak RSS of `ask` and `eval` (`serve`: see page_load)", memory.run),
 }
 
 
