@@ -145,7 +145,6 @@ ARTICLE_BUG = ("kb/articles.py lets non-YAMLError exceptions of yaml.safe_load e
                "the fix is in the report of issue 9 (catch them next to yaml.YAMLError)")
 
 
-@pytest.mark.xfail(strict=True, reason=ARTICLE_BUG, raises=(ValueError, RecursionError))
 @settings(PROPS, max_examples=150)
 @given(text=st.one_of(ARTICLES, st.binary(max_size=200)))
 @example(text="---\nid: late-fee\ntopic: late-fees\ntitle: T\nlanguage: en\nupdated: 2026-02-30\n---\nbody")
@@ -176,7 +175,6 @@ DATASET_BUG = ("evals/dataset.py: json.loads raises RecursionError on a deeply n
                "the loader does not catch; the fix is in the report of issue 9")
 
 
-@pytest.mark.xfail(strict=True, reason=DATASET_BUG, raises=RecursionError)
 @settings(PROPS, max_examples=150)
 @given(lines=st.lists(DATASET_LINES, max_size=6), skip_bad=st.booleans(), cut=st.integers(0, 50))
 @example(lines=["[" * 3000], skip_bad=True, cut=0)
@@ -225,7 +223,6 @@ SCENARIO_BUG = ("deflection/scenario.py: yaml.safe_load raises ValueError for a 
                 "of issue 9")
 
 
-@pytest.mark.xfail(strict=True, reason=SCENARIO_BUG, raises=(ValueError, RecursionError))
 @settings(PROPS, max_examples=150)
 @given(text=st.one_of(SCENARIOS, st.binary(max_size=100)))
 @example(text="name: x\nmonthly_volume: 2026-02-30\n")

@@ -237,6 +237,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         raise DataError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=source,
                         line=mark.line + 1 if mark else None) from exc
+    except (ValueError, RecursionError) as exc:  # a date that does not exist ("2026-02-30"), nesting too deep
+        raise DataError(f"not valid YAML: {exc}", path=source) from exc
     if not isinstance(raw, dict):
         raise DataError("a scenario is a mapping of fields (name, channel, monthly_volume, ...)", path=source)
     raw.setdefault("notes", _comments(text))
@@ -261,8 +263,8 @@ def load_scenario(path: Path) -> Scenario:
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read scenario: {exc.strerror or exc}", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read scenario: {getattr(exc, 'strerror', None) or exc}", path=str(path)) from exc
     return parse_scenario(text, str(path))
 
 

@@ -101,7 +101,7 @@ def load_dataset(path: Path, topic_ids: set[str] | None = None, skip_bad: bool =
             ticket = parse_ticket(json.loads(line), topic_ids)
             if ticket.id in seen:
                 raise ValueError(f"duplicate id '{ticket.id}'")
-        except (json.JSONDecodeError, ValueError) as exc:
+        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
             reason = f"invalid JSON: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             if not skip_bad:
                 raise DataError(f"{reason} (use --skip-bad to skip such lines)", str(path), number) from exc

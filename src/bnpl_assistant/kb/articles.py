@@ -65,6 +65,8 @@ def parse_article(path: Path, text: str | None = None) -> Article:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise DataError(f"invalid front matter: {getattr(exc, 'problem', exc)}", str(path), line) from exc
+    except (ValueError, RecursionError) as exc:  # a date that does not exist ("2026-02-30"), nesting too deep
+        raise DataError(f"invalid front matter: {exc}", str(path), 2) from exc
     if not isinstance(meta, dict):
         raise DataError("front matter must be a mapping", str(path), 2)
 

@@ -88,7 +88,8 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
                  customer_id: str) -> tuple[Any, ...]:
             state = ensure(state, customer_id)
             history = list(history or [])
-            reply = desk.send(state, text or "", lang)
+            text = (text or "")[:MAX_MESSAGE_CHARS]  # max_length on the box is only enforced by the browser
+            reply = desk.send(state, text, lang)
             history.append({"role": "user", "content": render.inert(text or "")})
             if reply is None:
                 history.append({"role": "assistant", "content": desk.rate_limited_text(state)})
