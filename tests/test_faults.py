@@ -11,20 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import shutil
-import signal
-import socket
 import struct
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -41,6 +34,7 @@ from bnpl_assistant.store import VectorStore, forget_client
 from bnpl_assistant.ui import render
 from conftest import KNOWLEDGE
 from fake_openai import FakeOpenAI
+from servers import free_port, start_chroma, stop_process
 
 LATE_FEE = "how much do you charge if I pay an instalment late?"
 PASSAGES = [Passage("en/late-fee#0", "A late fee of 7 EUR applies after 10 days.", "late-fee", "Late fees",
@@ -105,12 +99,6 @@ class FakeClock:
 def server() -> Iterator[FaultyOpenAI]:
     with FaultyOpenAI() as fake:
         yield fake
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _model(base_url: str, retries: int = RETRIES, timeout: float = 5.0,
@@ -183,7 +171,7 @@ def test_timeout_is_retried_then_falls_back(assistant, server: FaultyOpenAI) -> 
 
 
 def test_connection_refused_is_retried_then_falls_back(assistant) -> None:  # type: ignore[no-untyped-def]
-    closed = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     reply = _respond(assistant, _model(closed, retries=1), LATE_FEE)
     _assert_offline_fallback(reply, "ConnectionError: Connection error")
     assert "failed after 2 attempt" in reply.fallback_reason
@@ -323,40 +311,13 @@ def test_abandoned_stream_releases_the_probe(server: FaultyOpenAI) -> None:
 # -- Chroma in server mode: goes away, comes back ------------------------------------------------------
 
 
-def _start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            pytest.fail(f"chroma server did not start on port {port}")
-        time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 def test_chroma_outage_hands_off_and_recovers(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base = built[0]
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = Settings(chroma_url=url, data_dir=tmp_path / "app", knowledge_dir=KNOWLEDGE, llm="offline")
     shutil.copytree(base.cache_dir, settings.cache_dir)
-    proc = _start_chroma(tmp_path / "chroma", port)
+    proc = start_chroma(tmp_path / "chroma", port)
     try:
         # "Ingest" the real knowledge base into the server without re-embedding it: the session index's
         # chunks and vectors, published the way ingest publishes them.
@@ -366,17 +327,17 @@ def test_chroma_outage_hands_off_and_recovers(built, tmp_path: Path) -> None:  #
         assistant = build_assistant(settings, log_turns=False)
         assert assistant.respond(Conversation(), LATE_FEE).outcome == "answer"
 
-        _stop(proc)
+        stop_process(proc)
         for _ in range(2):  # degraded, not broken: a hand-off with a ticket, never an exception
             reply = assistant.respond(Conversation(), LATE_FEE)
             assert reply.outcome == "escalate" and reply.reason == "store-unavailable"
             assert reply.team == "customer-care" and reply.ticket_id and "unavailable" in reply.text
 
-        proc = _start_chroma(tmp_path / "chroma", port)  # same port, same data
+        proc = start_chroma(tmp_path / "chroma", port)  # same port, same data
         reply = assistant.respond(Conversation(), LATE_FEE)
         assert reply.outcome == "answer" and reply.topic == "late-fees" and "7 EUR" in reply.text
     finally:
-        _stop(proc)
+        stop_process(proc)
         forget_client(settings.index_dir, url)
 
 

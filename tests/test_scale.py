@@ -11,17 +11,11 @@ session's built index (a pure cache keyed by text and embedder, so copying it ch
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -33,47 +27,19 @@ from bnpl_assistant.services import build_assistant, ingest_all
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import forget_client
 from conftest import KNOWLEDGE
+from servers import free_port, start_chroma, stop_process
 
 LATE_FEE = "how much do you charge if I pay an instalment late?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
 def chroma(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real ``chroma run`` on 127.0.0.1 and a free port; stopped by pid afterwards."""
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = _free_port()
-    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            pytest.fail(f"chroma server did not start on {url}")
-        time.sleep(0.2)
+    proc = start_chroma(tmp_path / "chroma", port, timeout_s=60)
     yield url, proc
-    _stop(proc)
+    stop_process(proc)
     forget_client(tmp_path, url)
 
 
@@ -137,7 +103,7 @@ def test_stopped_server_gives_a_clear_answer_or_error(built, chroma, lead_kb: Pa
     assistant = build_assistant(settings)
     assert assistant.respond(Conversation(), LATE_FEE).outcome == "answer"
 
-    _stop(proc)
+    stop_process(proc)
     # A running instance hands the customer to a person instead of failing.
     reply = assistant.respond(Conversation(), LATE_FEE)
     assert reply.outcome == "escalate" and reply.reason == "store-unavailable"

@@ -186,11 +186,7 @@ class Assistant:
         conversation.turns.append(Turn("assistant", reply.text, reply.language, reply.topic if
                                        reply.outcome != "refuse" or reply.reason != "low-confidence" else "_unsure",
                                        reply.outcome))
-        if self.log is not None:
-            try:
-                reply.turn_id = self.log.log_turn(conversation, text, reply)
-            except Exception as exc:  # noqa: BLE001 - a log failure must not lose the customer's answer
-                log.error("could not log turn of %s: %s", conversation.id, exc)
+        self._log_turn(conversation, text, reply)
         return reply
 
     def hand_off(self, conversation: Conversation, reason: str = "customer-pressed-button",
@@ -206,11 +202,7 @@ class Assistant:
                       else templates.line("escalate_no_ticket", lang, team=team))
         reply.timings_ms = {"total": _ms(started)}
         conversation.turns.append(Turn("assistant", reply.text, lang, reply.topic, reply.outcome))
-        if self.log is not None:
-            try:
-                reply.turn_id = self.log.log_turn(conversation, "[pressed: talk to a person]", reply)
-            except Exception as exc:  # noqa: BLE001 - see respond()
-                log.error("could not log hand-off of %s: %s", conversation.id, exc)
+        self._log_turn(conversation, "[pressed: talk to a person]", reply)
         return reply
 
     def _respond(self, conversation: Conversation, text: str, lang: str, timings: dict[str, float]) -> Reply:
@@ -347,6 +339,14 @@ class Assistant:
                 reply.sources = _sources([lead])
         reply.text = "\n\n".join(parts)
         return reply
+
+    def _log_turn(self, conversation: Conversation, message: str, reply: Reply) -> None:
+        if self.log is None:
+            return
+        try:
+            reply.turn_id = self.log.log_turn(conversation, message, reply)
+        except Exception as exc:  # noqa: BLE001 - a log failure must not lose the customer's answer
+            log.error("could not log turn of %s: %s", conversation.id, exc)
 
     def _open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str | None:
         if self.handoffs is None:

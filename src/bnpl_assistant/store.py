@@ -104,8 +104,8 @@ class VectorStore:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (IndexMissingError, EmbedderMismatchError, ConfigError):
-            raise
+        except (IndexMissingError, EmbedderMismatchError, ConfigError, StoreUnavailableError):
+            raise  # already says what to do (the client raises StoreUnavailableError when unreachable)
         except Exception as exc:
             if self.chroma_url:
                 self._active = None
