@@ -1,4 +1,5 @@
-"""A scripted OpenAI-compatible HTTP server on 127.0.0.1 for tests (chat completions, streaming, faults).
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1 for tests (chat completions, tool calls, streaming,
+faults).
 
 Tests enqueue what the next requests get; every request body is recorded in ``calls``.
 """
@@ -17,6 +18,17 @@ def _completion(content: str, model: str) -> dict[str, Any]:
     return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+
+
+def _tool_completion(name: str, arguments: Any, model: str) -> dict[str, Any]:
+    """A completion that is only a tool call; ``arguments`` is sent as given when it is a string (so a test
+    can script broken JSON), else as JSON."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    call = {"id": "call_1", "type": "function", "function": {"name": name, "arguments": raw}}
+    return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "finish_reason": "tool_calls",
+                         "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
 
 
@@ -100,7 +112,11 @@ class FakeOpenAI:
             h.wfile.write(_chunk({}, model, "stop"))
             h.wfile.write(b"data: [DONE]\n\n")
             return
-        payload = json.dumps(_completion(step.get("content", ""), model)).encode()
+        if kind == "tool_call":
+            completion = _tool_completion(step.get("name", "refund_order"), step.get("arguments", "{"), model)
+        else:
+            completion = _completion(step.get("content", ""), model)
+        payload = json.dumps(completion).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(payload)))

@@ -84,11 +84,29 @@ def test_migrations_create_every_table_and_rerun_safely(tmp_path: Path) -> None:
     names = {r[0] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"schema_version", "customers", "orders", "plans", "instalments", "returns", "disputes", "audit",
             "handoffs", "outbox", "turns"} <= names
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1]
+    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2]
     turn_columns = {r[1] for r in rows(path, "PRAGMA table_info(turns)")}
     assert {"id", "conversation_id", "turn_index", "created_at", "customer_id", "language", "message",
             "reply", "outcome", "topic", "sources", "model_path", "latency_ms", "reason", "feedback",
             "feedback_comment"} <= turn_columns
+
+
+def test_upgrade_from_version_1_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    with dbmod.session(path) as conn:  # a database written by the first release
+        dbmod.schema_version(conn)
+        for version, statements in dbmod.MIGRATIONS[:1]:
+            with dbmod.transaction(conn):
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'then')", (version,))
+        with dbmod.transaction(conn):
+            conn.execute("INSERT INTO handoffs (ticket, created_at, conversation_id, language, reason, team, "
+                         "priority, summary, transcript, status) VALUES ('HND-000001', 'then', 'c1', 'en', "
+                         "'fraud', 'fraud', 1, 'old summary', '[]', 'open')")
+    assert dbmod.init_db(path) == dbmod.LATEST_VERSION
+    ticket = rows(path, "SELECT summary, summary_by FROM handoffs")
+    assert [tuple(r) for r in ticket] == [("old summary", "extractive")]
 
 
 def test_connection_uses_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
@@ -114,7 +132,7 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1]
+    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2]
 
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:

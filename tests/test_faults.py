@@ -43,29 +43,14 @@ RETRIES = 2  # so every retried fault costs exactly 3 requests
 
 
 class FaultyOpenAI(FakeOpenAI):
-    """The shared fake plus one more scripted fault, a completion that is only a tool call whose ``arguments``
-    are not JSON (we offer the model no tools, so this is a provider fault), and an embeddings endpoint."""
+    """The shared fake plus an embeddings endpoint. (A completion that is only a tool call whose ``arguments``
+    are not JSON is a provider fault when the model was offered no tools.)"""
 
     def respond(self, h: BaseHTTPRequestHandler, step: dict[str, Any], body: dict[str, Any]) -> None:
         if h.path.endswith("/embeddings"):
             self._embeddings(h, body)
             return
-        if step["kind"] != "tool_call":
-            super().respond(h, step, body)
-            return
-        call = {"id": "call_1", "type": "function",
-                "function": {"name": step.get("name", "refund_order"), "arguments": step.get("arguments", "{")}}
-        payload = json.dumps({
-            "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-            "choices": [{"index": 0, "finish_reason": "tool_calls",
-                         "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
-        }).encode()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        h.wfile.write(payload)
-
+        super().respond(h, step, body)
 
     @staticmethod
     def _embeddings(h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:

@@ -112,3 +112,22 @@ def test_assistant_uses_model_and_falls_back_offline(assistant, server: FakeOpen
         assert reply.sources and reply.text
     finally:
         assistant.llm = None
+
+
+def test_assistant_acts_by_function_calling_and_summarises_hand_offs(assistant, server: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    model = _model(server, retries=0)
+    assistant.llm, assistant.actions.planner, assistant.handoffs.summariser = model, model, model
+    try:
+        server.enqueue(kind="tool_call", name="next_payment", arguments={})
+        reply = assistant.respond(Conversation(), "when do I have to pay the next one?", customer="cust-001")
+        assert reply.outcome == "act" and reply.tool == "next_payment" and reply.model_path == "openai:test-model"
+        assert {t["function"]["name"] for t in server.calls[-1]["tools"]} >= {"next_payment", "report_return"}
+
+        server.enqueue(kind="text", content="Customer does not recognise a charge; possible fraud.")
+        reply = assistant.respond(Conversation(), "There is a payment on my account that I did not make, I think "
+                                                  "someone stole my details")
+        assert reply.outcome == "escalate" and reply.ticket_id
+        ticket = assistant.handoffs.get(reply.ticket_id)
+        assert ticket.summary_by == "openai:test-model" and "possible fraud" in ticket.summary
+    finally:
+        assistant.llm = assistant.actions.planner = assistant.handoffs.summariser = None

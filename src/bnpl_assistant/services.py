@@ -43,6 +43,7 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         from bnpl_assistant.accounts.handoffs import HandoffStore
         from bnpl_assistant.accounts.seed import ensure_demo
         from bnpl_assistant.accounts.service import AccountsService
+        from bnpl_assistant.answer.llm import OpenAIChatModel
 
         path = db_path or settings.db_path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,10 +51,13 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         cache = EmbeddingCache(settings.cache_dir, assistant.embedder)
         # signed out: only a message naming an order or customer id gets the sign-in explanation; other
         # account-flavoured questions ("where's my refund?") are answered from the FAQ.
+        # OpenAI path: the chat model also picks account tools (function calling) and writes hand-off summaries.
+        llm = assistant.llm if isinstance(assistant.llm, OpenAIChatModel) else None
         assistant.actions = AccountActions(AccountsService(path), assistant.embedder.embed_query,
-                                           signed_out="defer", embed_examples=cache.embed)
+                                           signed_out="defer", embed_examples=cache.embed, planner=llm)
         handoffs = HandoffStore.from_settings(settings)
         handoffs.db_path = path
+        handoffs.summariser = llm
         assistant.handoffs = handoffs
         if log_turns:
             from bnpl_assistant.accounts.convlog import ConversationLog

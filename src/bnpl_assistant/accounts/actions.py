@@ -13,15 +13,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import yaml
@@ -37,9 +38,13 @@ from bnpl_assistant.accounts.service import (
     RefundStatus,
     money,
 )
+from bnpl_assistant.accounts.slots import Slots, extract_slots, orders_named_by_words
+from bnpl_assistant.accounts.tools import merge_slots, slots_from_arguments, tool_specs
 from bnpl_assistant.classify import rules
-from bnpl_assistant.conversation import Conversation, Reply
-from bnpl_assistant.errors import DataError
+from bnpl_assistant.conversation import Conversation, Reply, Turn
+from bnpl_assistant.errors import DataError, ProviderError
+
+log = logging.getLogger(__name__)
 
 ACTIONS = ("list_orders", "payment_schedule", "next_payment", "report_return", "extend_due_date",
            "retry_failed_payment", "open_dispute", "refund_status")
@@ -49,33 +54,18 @@ MAX_LINES = 10
 DISPUTE_WINDOW_DAYS = 180
 
 _I = re.IGNORECASE
-_ORDER_ID = re.compile(r"\bord(?:er)?[-_ #:]*(\d{5})\b|(?:bestellung|bestellnummer|order number|order no\.?)"
-                       r"\s*(?:nr\.?|no\.?|#)?\s*:?\s*(\d{5})\b|#(\d{5})\b", _I)
 _HALLON_ORDER = re.compile(r"\bord-\d{5}\b", _I)
-_CUSTOMER_REF = re.compile(r"\bcust[-_ #]?(\d{1,6})\b|\b(?:customer|kunden?)[-_ ]?"
-                           r"(?:id|nr\.?|nummer|number|no\.?|#)[-_ #:]*(?:cust-?)?(\d{1,6})\b", _I)
-_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "mär": 3, "apr": 4, "may": 5, "mai": 5, "jun": 6, "jul": 7,
-           "aug": 8, "sep": 9, "oct": 10, "okt": 10, "nov": 11, "dec": 12, "dez": 12}
-_MONTH = r"(jan(?:uary|uar)?|feb(?:ruary|ruar)?|march|mar|märz|apr(?:il)?|may|mai|june?|juni|july?|juli|" \
-         r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|okt(?:ober)?|nov(?:ember)?|dec(?:ember)?|dez(?:ember)?)"
-_ISO_DATE = re.compile(r"\b(20\d{2})-(\d{1,2})-(\d{1,2})\b")
-_DE_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(20\d{2})\b"
-                      r"|\b(?:am|vom|seit|bis|on|from|dated)\s+(\d{1,2})\.(\d{1,2})\.", _I)
-_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?:of\s+)?{_MONTH}\b(?:\s+(20\d{{2}}))?", _I)
-_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(20\d{{2}}))?", _I)
-_AMOUNT = re.compile(r"(?:€|\beur\b|\beuro\b)\s*(\d{1,5}(?:[.,]\d{1,2})?)(?![\d.,]*\d)"
-                     r"|(?<![\w.,])(\d{1,5}(?:[.,]\d{1,2})?)\s*(?:€|eur\b|euros?\b)"
-                     r"|(?<![\w.,-])(\d{1,5}[.,]\d{2})(?![.,]?\d)", _I)
-_LATEST = re.compile(r"\b(last|latest|most recent|newest|recent)\s+(order|purchase|one)\b|\bletzte[nrs]?\s+"
-                     r"(bestellung|einkauf|kauf)\b|\bneueste[nrs]?\s+bestellung\b|\bzuletzt bestellt\b", _I)
-_DAYS = re.compile(r"\b(\d{1,3}|ten|zehn|thirty|dreißig|dreissig)\s*(?:more\s+|extra\s+|weitere\s+)?"
-                   r"(days?|tage?n?)\b|\b(a|one|1|ein|einen)\s+(week|woche|month|monat)\b|\b(two|2|zwei)\s+"
-                   r"(weeks|wochen)\b", _I)
 _ORDINALS = {"first": 0, "1st": 0, "erste": 0, "ersten": 0, "second": 1, "2nd": 1, "zweite": 1, "zweiten": 1,
              "third": 2, "3rd": 2, "dritte": 2, "dritten": 2}
-_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
-_STOP = {"shop", "store", "shops", "order", "with", "from", "that", "this", "your", "have", "bestellung",
-         "set", "und", "and", "the", "der", "die", "das"}
+
+
+class ToolPlanner(Protocol):
+    """A chat model that picks an account tool by function calling (``answer.llm.OpenAIChatModel``)."""
+
+    name: str
+
+    def choose_tool(self, question: str, language: str, history: list[Turn],
+                    tools: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None: ...
 
 
 # -- package data ------------------------------------------------------------------------------------
@@ -149,125 +139,6 @@ def _package_text() -> str:
     return resources.files("bnpl_assistant").joinpath("data/account_intents.yaml").read_text(encoding="utf-8")
 
 
-# -- slots -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Slots:
-    order_ids: list[str] = field(default_factory=list)
-    customer_refs: list[str] = field(default_factory=list)
-    amounts: list[tuple[int, bool]] = field(default_factory=list)  # (cents, exact: written with cents)
-    dates: list[date] = field(default_factory=list)
-    latest: bool = False
-    days: int | None = None
-    words: list[str] = field(default_factory=list)
-
-    @property
-    def names_order(self) -> bool:
-        """An order reference other than a shop/item word."""
-        return bool(self.order_ids or self.amounts or self.dates or self.latest)
-
-
-def extract_slots(text: str, today: date) -> Slots:
-    """Order numbers, customer references, amounts, dates, "last order" and extension days in ``text``."""
-    slots = Slots()
-    for m in _ORDER_ID.finditer(text):
-        number = next(g for g in m.groups() if g)
-        slots.order_ids.append(f"ord-{number}")
-    for m in _CUSTOMER_REF.finditer(text):
-        number = next(g for g in m.groups() if g)
-        slots.customer_refs.append(f"cust-{int(number):03d}")
-    for m in rules.CUSTOMER_REF.finditer(text):
-        digits = re.findall(r"\d+", m.group(0))
-        ref = f"cust-{int(digits[-1]):03d}"
-        if ref not in slots.customer_refs:
-            slots.customer_refs.append(ref)
-    masked = _ORDER_ID.sub(" ", text)
-    masked = _CUSTOMER_REF.sub(" ", masked)
-    for pattern in (_ISO_DATE, _DE_DATE, _DAY_MONTH, _MONTH_DAY):
-        for m in pattern.finditer(masked):
-            parsed = _parse_date(pattern, m, today)
-            if parsed is not None:
-                slots.dates.append(parsed)
-        masked = pattern.sub(" ", masked)
-    days = _DAYS.search(masked)
-    if days:
-        slots.days = _parse_days(days)
-        masked = _DAYS.sub(" ", masked)
-    for m in _AMOUNT.finditer(masked):
-        raw = next(g for g in m.groups() if g)
-        value = raw.replace(",", ".")
-        exact = "." in value
-        slots.amounts.append((int(round(float(value) * 100)), exact))
-    slots.latest = bool(_LATEST.search(text))
-    slots.words = [w.lower() for w in _WORD.findall(masked)]
-    return slots
-
-
-def _parse_date(pattern: re.Pattern[str], m: re.Match[str], today: date) -> date | None:
-    g = list(m.groups())
-    try:
-        if pattern is _ISO_DATE:
-            return date(int(g[0]), int(g[1]), int(g[2]))
-        if pattern is _DE_DATE:
-            if g[0]:
-                return date(int(g[2]), int(g[1]), int(g[0]))
-            return _nearest_year(today, int(g[4]), int(g[3]))
-        if pattern is _DAY_MONTH:
-            month = _MONTHS[g[1].lower()[:3]]
-            return date(int(g[2]), month, int(g[0])) if g[2] else _nearest_year(today, month, int(g[0]))
-        month = _MONTHS[g[0].lower()[:3]]
-        return date(int(g[2]), month, int(g[1])) if g[2] else _nearest_year(today, month, int(g[1]))
-    except (ValueError, KeyError):
-        return None
-
-
-def _nearest_year(today: date, month: int, day: int) -> date | None:
-    options = []
-    for year in (today.year - 1, today.year, today.year + 1):
-        try:
-            options.append(date(year, month, day))
-        except ValueError:
-            continue
-    return min(options, key=lambda d: abs((d - today).days), default=None)
-
-
-def _parse_days(m: re.Match[str]) -> int:
-    if m.group(1):
-        word = m.group(1).lower()
-        return {"ten": 10, "zehn": 10, "thirty": 30, "dreißig": 30, "dreissig": 30}.get(word) or int(word)
-    if m.group(3):
-        return 30 if m.group(4).lower() in ("month", "monat") else 7
-    return 14
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 4 and word.endswith("s") else word
-
-
-def order_keywords(order: Order) -> set[str]:
-    """Words a customer may use for an order: the shop's name and the items (en or de)."""
-    words = set()
-    for text in (order.shop, *order.items):
-        for w in _WORD.findall(text.lower()):
-            for part in {w, *w.split("-")}:
-                if len(part) >= 4 and part not in _STOP:
-                    words.add(part)
-    return words
-
-
-def _word_matches(word: str, keyword: str) -> bool:
-    if len(word) < 4 or word in _STOP:
-        return False
-    return (word == keyword or _stem(word) == _stem(keyword) or keyword.endswith(word)
-            or (len(word) >= 5 and word in keyword))
-
-
-def orders_named_by_words(words: list[str], orders: list[Order]) -> list[Order]:
-    """The orders whose shop or item the words name."""
-    return [o for o in orders if any(_word_matches(w, k) for w in words for k in order_keywords(o))]
-
-
 # -- the handler -------------------------------------------------------------------------------------
 
 
@@ -275,7 +146,23 @@ def orders_named_by_words(words: list[str], orders: list[Order]) -> list[Order]:
 class Intent:
     action: str
     score: float
-    via: str  # "rule" | "nearest"
+    via: str  # "rule" | "nearest" | "order-id" | "tool-call"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the planner made of a request: the tool it chose (None: no account request), or its error."""
+
+    model: str
+    intent: Intent | None
+    slots: Slots | None
+    error: str | None = None
+
+    def annotate(self, reply: Reply) -> None:
+        if self.error is not None:
+            reply.fell_back, reply.fallback_reason = True, self.error
+        elif reply.outcome == "act":
+            reply.model_path = self.model
 
 
 class AccountActions:
@@ -283,7 +170,8 @@ class AccountActions:
 
     def __init__(self, service: AccountsService, embed_query: Callable[[str], np.ndarray], *,
                  signed_out: str = "refuse", data: IntentData | None = None,
-                 embed_examples: Callable[[list[str]], np.ndarray] | None = None) -> None:
+                 embed_examples: Callable[[list[str]], np.ndarray] | None = None,
+                 planner: ToolPlanner | None = None) -> None:
         """Args:
             service: the accounts service (the only way to the account tables).
             embed_query: the assistant's query embedder (e5 ``query:`` vectors), used for the examples.
@@ -293,6 +181,9 @@ class AccountActions:
             data: the intents file (default: the package's).
             embed_examples: embeds the example texts in one go (e.g. the classifier's disk cache,
                 ``EmbeddingCache(settings.cache_dir, embedder).embed``); default: ``embed_query`` each.
+            planner: a chat model that chooses the tool for a signed-in customer's new request by function
+                calling (OpenAI path); when it fails, the offline intent detector decides and the reply
+                records the fallback. Confirmations ("yes"/"no") and clarifications stay deterministic.
         """
         if signed_out not in ("refuse", "defer"):
             raise DataError(f"signed_out must be 'refuse' or 'defer', not '{signed_out}'")
@@ -301,6 +192,7 @@ class AccountActions:
         self.signed_out = signed_out
         self.data = data or load_intents()
         self.embed_examples = embed_examples
+        self.planner = planner
         self._labels: np.ndarray | None = None
         self._matrix: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -379,7 +271,38 @@ class AccountActions:
         if self._other_person(text):  # checked before anything is looked up
             return self._refusal("not_found", language, "not-found-or-not-yours", None)
         slots = extract_slots(text, self.service.today)
-        intent = self.detect(text, vector, slots)
+        plan = self._plan(conversation, text, language)
+        if plan is not None and plan.error is None:
+            intent = plan.intent
+            if plan.slots is not None:
+                slots = merge_slots(slots, plan.slots)
+        else:
+            intent = self.detect(text, vector, slots)
+        reply = self._resolve(conversation, text, language, slots, intent)
+        if reply is not None and plan is not None:
+            plan.annotate(reply)
+        return reply
+
+    def _plan(self, conversation: Conversation, text: str, language: str) -> Plan | None:
+        """The planner's choice for a signed-in customer; None without a planner or a customer."""
+        if self.planner is None or conversation.customer_id is None:
+            return None
+        history = conversation.turns[:-1] if conversation.turns and conversation.turns[-1].text == text \
+            else conversation.turns
+        try:
+            choice = self.planner.choose_tool(text, language, history, tool_specs())
+        except ProviderError as exc:
+            log.warning("tool choice failed, deciding offline: %s", exc)
+            return Plan(self.planner.name, None, None, str(exc))
+        if choice is None:
+            return Plan(self.planner.name, None, None)
+        name, arguments = choice
+        if name not in ACTIONS:
+            return Plan(self.planner.name, None, None, f"{self.planner.name} chose an unknown tool '{name}'")
+        return Plan(self.planner.name, Intent(name, 1.0, "tool-call"), slots_from_arguments(arguments))
+
+    def _resolve(self, conversation: Conversation, text: str, language: str, slots: Slots,
+                 intent: Intent | None) -> Reply | None:
         ids_named = bool(slots.order_ids or slots.customer_refs)
         if intent is None and not ids_named:
             return None

@@ -137,6 +137,9 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             UNIQUE (conversation_id, turn_index))""",
         "CREATE INDEX turns_created ON turns(created_at)",
     )),
+    (2, (  # who wrote a hand-off summary: 'extractive' or the chat model, e.g. 'openai:gpt-4o-mini'
+        "ALTER TABLE handoffs ADD COLUMN summary_by TEXT NOT NULL DEFAULT 'extractive'",
+    )),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

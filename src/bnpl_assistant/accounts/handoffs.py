@@ -1,10 +1,11 @@
 """Hand-off tickets: what a person needs to take a conversation over, and an outbox to a help desk.
 
 ``HandoffStore`` implements the assistant's ``HandoffSink``. A ticket holds the customer, language,
-reason, topic, team, priority (fraud and hardship first), an extractive summary and the full transcript,
-redacted. With a webhook URL, every new ticket is queued in the ``outbox`` table in the same transaction
-as the ticket, and :meth:`HandoffStore.deliver_outbox` POSTs the queue as JSON: an outage of the help desk
-loses nothing, the items wait for the next call.
+reason, topic, team, priority (fraud and hardship first), a short summary (extractive, or written by the
+chat model on the OpenAI path) and the full transcript, redacted. With a webhook URL, every new ticket is
+queued in the ``outbox`` table in the same transaction as the ticket, and
+:meth:`HandoffStore.deliver_outbox` POSTs the queue as JSON: an outage of the help desk loses nothing, the
+items wait for the next call.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -49,11 +50,19 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 _OPEN_FOR_CONVERSATION = ("SELECT ticket, priority FROM handoffs "
                           "WHERE conversation_id = ? AND status != 'closed' ORDER BY id DESC LIMIT 1")
-_UPDATE_TICKET = ("UPDATE handoffs SET transcript = ?, summary = ?, priority = ?, reason = ?, "
+_UPDATE_TICKET = ("UPDATE handoffs SET transcript = ?, summary = ?, summary_by = ?, priority = ?, reason = ?, "
                   "topic = COALESCE(?, topic) WHERE ticket = ?")
 _INSERT_TICKET = ("INSERT INTO handoffs (created_at, conversation_id, customer_id, language, reason, topic, "
-                  "team, priority, summary, transcript, status) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')")
+                  "team, priority, summary, summary_by, transcript, status) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')")
+
+
+class Summariser(Protocol):
+    """Writes a hand-off summary from a redacted transcript (``answer.llm.OpenAIChatModel``)."""
+
+    name: str
+
+    def summarise(self, transcript: list[dict[str, Any]]) -> str: ...
 
 
 class HandoffError(BnplError):
@@ -77,6 +86,7 @@ class Ticket:
     agent: str | None = None
     claimed_at: str | None = None
     closed_at: str | None = None
+    summary_by: str = "extractive"  # or the chat model that wrote it, e.g. "openai:gpt-4o-mini"
 
     def to_payload(self, event: str = "handoff.created") -> dict[str, Any]:
         """The JSON a help desk receives."""
@@ -98,7 +108,7 @@ class HandoffStore:
                  priorities: Mapping[str, int] | None = None,
                  *, timeout_s: float = 5.0, attempts_per_call: int = 3, backoff_s: float = 0.5,
                  clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, summariser: Summariser | None = None) -> None:
         """Args:
             db_path: the SQLite file (migrated on open).
             webhook_url: where :meth:`deliver_outbox` POSTs new tickets; empty: no outbox.
@@ -107,6 +117,8 @@ class HandoffStore:
             timeout_s, attempts_per_call, backoff_s: per POST timeout, tries per item and call, first
                 back-off (doubling).
             clock, sleep, transport: injectable for tests.
+            summariser: a chat model that writes the summary (OpenAI path); set later as
+                ``store.summariser``. Without one, or when it fails, the summary is extractive.
         """
         self.db_path = Path(db_path)
         self.webhook_url = webhook_url.strip()
@@ -117,6 +129,7 @@ class HandoffStore:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._transport = transport
+        self.summariser = summariser
         init_db(self.db_path)
 
     @classmethod
@@ -139,7 +152,7 @@ class HandoffStore:
         team = reply.team or "customer-care"
         priority = self.priority(reply.topic, team)
         transcript = transcript_of(conversation, message)
-        summary = summarise([t["text"] for t in transcript if t["role"] == "customer"])
+        summary, summary_by = self._summary(transcript)
         now = self._now()
         body = json.dumps(transcript, ensure_ascii=False)
         reason = reply.reason or "escalate"
@@ -148,11 +161,11 @@ class HandoffStore:
             if row is not None:
                 number, event = row["ticket"], "handoff.updated"
                 priority = min(priority, row["priority"])
-                conn.execute(_UPDATE_TICKET, (body, summary, priority, reason, reply.topic, number))
+                conn.execute(_UPDATE_TICKET, (body, summary, summary_by, priority, reason, reply.topic, number))
             else:
                 event = "handoff.created"
                 values = (now, conversation.id, conversation.customer_id, reply.language, reason, reply.topic,
-                          team, priority, summary, body)
+                          team, priority, summary, summary_by, body)
                 cur = conn.execute(_INSERT_TICKET, values)
                 number = f"HND-{cur.lastrowid:06d}"
                 conn.execute("UPDATE handoffs SET ticket = ? WHERE id = ?", (number, cur.lastrowid))
@@ -162,6 +175,16 @@ class HandoffStore:
                              "VALUES (?, ?, ?, 'pending', ?)", (number, self.webhook_url, payload, now))
         log.info("hand-off %s to %s (priority %s)", number, team, priority)
         return str(number)
+
+    def _summary(self, transcript: list[dict[str, Any]]) -> tuple[str, str]:
+        """(summary, who wrote it): the chat model's when one is set and answers, else extractive. Runs
+        before the write transaction, so a slow provider never holds the database's write lock."""
+        if self.summariser is not None:
+            try:
+                return redact(self.summariser.summarise(transcript)), self.summariser.name
+            except BnplError as exc:  # ProviderError: the extractive summary is always there
+                log.warning("summary by %s failed, using the extractive one: %s", self.summariser.name, exc)
+        return summarise([t["text"] for t in transcript if t["role"] == "customer"]), "extractive"
 
     # -- agents --------------------------------------------------------------------------------------
 
@@ -283,7 +306,7 @@ def _ticket(row: sqlite3.Row) -> Ticket:
         customer_id=row["customer_id"], language=row["language"], reason=row["reason"], topic=row["topic"],
         team=row["team"], priority=row["priority"], summary=row["summary"],
         transcript=json.loads(row["transcript"]), status=row["status"], agent=row["agent"],
-        claimed_at=row["claimed_at"], closed_at=row["closed_at"])
+        claimed_at=row["claimed_at"], closed_at=row["closed_at"], summary_by=row["summary_by"])
 
 
 def transcript_of(conversation: Conversation, message: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -33,10 +34,12 @@ HISTORY_TURNS = 6  # the last turns of the conversation that go with a question
 ACCOUNT_REPLY_PLACEHOLDER = "[account details shown to the customer; not shared with the model]"
 BREAKER_FAILURES = 3  # consecutive failed calls (each after its bounded retries) that open the breaker
 BREAKER_COOLDOWN_S = 30.0
+SUMMARY_MAX_CHARS = 600
 
 
-def _system_prompt() -> str:
-    return resources.files("bnpl_assistant").joinpath("data/prompts/system.txt").read_text(encoding="utf-8")
+@cache
+def _prompt(name: str) -> str:
+    return resources.files("bnpl_assistant").joinpath(f"data/prompts/{name}").read_text(encoding="utf-8")
 
 
 def _retryable(exc: Exception) -> bool:
@@ -82,17 +85,8 @@ class OpenAIChatModel:
     def _messages(self, question: str, language: str, passages: list[Passage],
                   history: list[Turn]) -> list[tuple[str, str]]:
         block = "\n\n".join(f"[{p.id}] {p.title}\n{p.text}" for p in passages)
-        system = _system_prompt().format(language=LANGUAGE_NAMES.get(language, language), passages=block)
-        messages: list[tuple[str, str]] = [("system", system)]
-        # This is the last stop before the provider: redact again (idempotent) whoever the caller is, and
-        # keep account replies (orders, amounts, dates read from the accounts database) on the machine.
-        for turn in history[-HISTORY_TURNS:]:
-            if turn.role == "customer":
-                messages.append(("human", redact(turn.text)))
-            else:
-                messages.append(("ai", ACCOUNT_REPLY_PLACEHOLDER if turn.outcome == "act" else redact(turn.text)))
-        messages.append(("human", redact(question)))
-        return messages
+        system = _prompt("system.txt").format(language=LANGUAGE_NAMES.get(language, language), passages=block)
+        return [("system", system), *_history(history[-HISTORY_TURNS:]), ("human", redact(question))]
 
     def _with_retries(self, call: Any) -> Any:
         attempt = 0
@@ -128,6 +122,50 @@ class OpenAIChatModel:
                                         f"({broken} with invalid arguments)")
                 raise ProviderError(f"{self.name} returned an empty completion")
             return text
+
+        return self.breaker.call(call)
+
+    def choose_tool(self, question: str, language: str, history: list[Turn],
+                    tools: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+        """Function calling: the account tool the model picks for ``question`` and its arguments, or None
+        when the model answers in text (not a request about the customer's own account).
+
+        Raises:
+            ProviderError: as :meth:`answer`, and for a tool call whose arguments are not valid JSON.
+        """
+        system = _prompt("tools.txt").format(language=LANGUAGE_NAMES.get(language, language))
+        messages = [("system", system), *_history(history[-HISTORY_TURNS:]), ("human", redact(question))]
+        bound = self.client.bind_tools(tools, tool_choice="auto")
+
+        def call() -> tuple[str, dict[str, Any]] | None:
+            result = self._with_retries(lambda: bound.invoke(messages))
+            calls = getattr(result, "tool_calls", None) or []
+            if calls:
+                return str(calls[0]["name"]), dict(calls[0].get("args") or {})
+            if getattr(result, "invalid_tool_calls", None):
+                raise ProviderError(f"{self.name} returned a tool call with invalid arguments")
+            return None
+
+        return self.breaker.call(call)
+
+    def summarise(self, transcript: list[dict[str, Any]]) -> str:
+        """A short hand-off summary of a (redacted) transcript for the agent who takes it over.
+
+        Raises:
+            ProviderError: as :meth:`answer`.
+        """
+        lines = []
+        for turn in transcript[-2 * HISTORY_TURNS:]:
+            text = ACCOUNT_REPLY_PLACEHOLDER if turn.get("outcome") == "act" else redact(str(turn.get("text", "")))
+            lines.append(f"{'Customer' if turn.get('role') == 'customer' else 'Assistant'}: {text}")
+        messages = [("system", _prompt("handoff_summary.txt")), ("human", "\n".join(lines))]
+
+        def call() -> str:
+            result = self._with_retries(lambda: self.client.invoke(messages))
+            text = str(getattr(result, "content", "") or "").strip()
+            if not text:
+                raise ProviderError(f"{self.name} returned an empty summary")
+            return text[:SUMMARY_MAX_CHARS]
 
         return self.breaker.call(call)
 
@@ -167,6 +205,19 @@ class OpenAIChatModel:
             raise ProviderError(f"{self.name} returned an empty completion")
         if not finished:
             raise ProviderError(f"{self.name} stream ended before the reply was finished")
+
+
+def _history(turns: list[Turn]) -> list[tuple[str, str]]:
+    """Earlier turns as chat messages. This is the last stop before the provider: redact again (idempotent)
+    whoever the caller is, and keep account replies (orders, amounts, dates read from the accounts database)
+    on the machine."""
+    messages = []
+    for turn in turns:
+        if turn.role == "customer":
+            messages.append(("human", redact(turn.text)))
+        else:
+            messages.append(("ai", ACCOUNT_REPLY_PLACEHOLDER if turn.outcome == "act" else redact(turn.text)))
+    return messages
 
 
 class OpenAIEmbedder:

@@ -61,7 +61,7 @@ def ticket_markdown(ticket: Any) -> str:
     lines = [f"### {ticket.ticket} · priority {ticket.priority} · {ticket.status}",
              f"**Team:** {ticket.team} · **Reason:** {ticket.reason} · **Topic:** {ticket.topic or '-'} · "
              f"**Language:** {ticket.language} · **Customer:** {ticket.customer_id or 'signed out'}",
-             f"**Summary:** {inert(ticket.summary)}", "**Transcript**"]
+             f"**Summary** ({inert(ticket.summary_by)}): {inert(ticket.summary)}", "**Transcript**"]
     for turn in ticket.transcript:
         who = "Customer" if turn.get("role") == "customer" else "Assistant"
         lines.append(f"- **{who}:** {inert(str(turn.get('text', '')))}")
