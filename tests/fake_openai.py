@@ -102,6 +102,7 @@ class FakeOpenAI:
             pieces = step.get("chunks") or [step.get("content", "")]
             h.wfile.write(_chunk({"role": "assistant", "content": ""}, model))
             for piece in pieces:
+                time.sleep(step.get("delay", 0.0))  # seconds before each piece, to watch a page stream
                 h.wfile.write(_chunk({"content": piece}, model))
                 h.wfile.flush()
             if kind == "stream_cut":

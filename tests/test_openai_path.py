@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bnpl_assistant.answer.llm import OpenAIChatModel, make_chat_model
-from bnpl_assistant.conversation import Conversation
+from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import ConfigError, ProviderError
 from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
@@ -131,3 +131,29 @@ def test_assistant_acts_by_function_calling_and_summarises_hand_offs(assistant, 
         assert ticket.summary_by == "openai:test-model" and "possible fraud" in ticket.summary
     finally:
         assistant.llm = assistant.actions.planner = assistant.handoffs.summariser = None
+
+
+def test_respond_stream_yields_deltas_then_the_reply(assistant, server: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    question = "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?"
+    offline = list(assistant.respond_stream(Conversation(), question))
+    assert len(offline) == 1 and isinstance(offline[0], Reply) and offline[0].model_path == "offline"
+
+    assistant.llm = _model(server, retries=0)
+    try:
+        server.enqueue(kind="stream", chunks=["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."])
+        events = list(assistant.respond_stream(Conversation(), question))
+        *deltas, reply = events
+        assert deltas == ["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."]
+        assert isinstance(reply, Reply) and reply.text == "".join(deltas)
+        assert reply.model_path == "openai:test-model" and "model" in reply.timings_ms
+        assert server.calls[-1]["stream"] is True
+
+        server.enqueue(kind="stream_cut", chunks=["Die Mahn"])
+        *deltas, reply = list(assistant.respond_stream(Conversation(), question))
+        assert deltas == ["Die Mahn"]  # shown, then replaced by the offline answer
+        assert reply.fell_back and reply.model_path == "offline" and reply.text == offline[0].text
+
+        hand_off = list(assistant.respond_stream(Conversation(), "I want to talk to a human please"))
+        assert len(hand_off) == 1 and hand_off[0].outcome == "escalate"  # not written by the model
+    finally:
+        assistant.llm = None

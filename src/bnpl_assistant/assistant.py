@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +40,9 @@ class ChatModel(Protocol):
 
     def answer(self, question: str, language: str, passages: list[Passage], history: list[Turn]) -> str: ...
 
+    def stream(self, question: str, language: str, passages: list[Passage],
+               history: list[Turn]) -> Iterator[str]: ...
+
 
 class TurnLog(Protocol):
     def log_turn(self, conversation: Conversation, message: str, reply: Reply) -> int: ...
@@ -51,6 +55,25 @@ class HandoffSink(Protocol):
 class ActionHandler(Protocol):
     def handle(self, conversation: Conversation, message: str, language: str,
                vector: np.ndarray) -> Reply | None: ...
+
+
+@dataclass
+class ModelJob:
+    """What the chat model gets to write an answer: the question, the passages and the earlier turns, all
+    redacted (nothing else leaves the machine)."""
+
+    question: str
+    language: str
+    passages: list[Passage]
+    history: list[Turn]
+
+
+@dataclass
+class Draft:
+    """A reply before the chat model (if any) has written its text; the offline text is the fallback."""
+
+    reply: Reply
+    job: ModelJob | None = None
 
 
 @dataclass
@@ -157,6 +180,20 @@ class Assistant:
     def respond(self, conversation: Conversation, message: str, customer: str | None = None,
                 language: str | None = None) -> Reply:
         """Answer one customer message in the context of ``conversation`` (which is updated)."""
+        *_, reply = self._turn(conversation, message, customer, language, stream=False)
+        assert isinstance(reply, Reply)  # a turn always ends with its reply
+        return reply
+
+    def respond_stream(self, conversation: Conversation, message: str, customer: str | None = None,
+                       language: str | None = None) -> Iterator[str | Reply]:
+        """As :meth:`respond`, as events: the chat model's text deltas as they arrive (OpenAI path), then the
+        final :class:`Reply`, always last. Offline, and for every reply the model does not write (account
+        actions, hand-offs, refusals), the reply is the only event. If the stream breaks, the final reply is
+        the offline answer with ``fell_back`` set, so a front end replaces what it showed with it."""
+        return self._turn(conversation, message, customer, language, stream=True)
+
+    def _turn(self, conversation: Conversation, message: str, customer: str | None, language: str | None,
+              stream: bool) -> Iterator[str | Reply]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if customer is not None:
@@ -175,9 +212,12 @@ class Assistant:
         conversation.turns.append(Turn("customer", text, lang))
 
         if not rules.has_words(text):
-            reply = self._fixed("empty", "empty-message", lang)
+            draft = Draft(self._fixed("empty", "empty-message", lang))
         else:
-            reply = self._respond(conversation, text, lang, timings)
+            draft = self._respond(conversation, text, lang, timings)
+        reply = draft.reply
+        if draft.job is not None:
+            yield from self._write(draft.job, reply, stream, timings)
         if truncated:
             reply.truncated = True
             reply.note = (reply.note + " " if reply.note else "") + templates.line(
@@ -187,7 +227,29 @@ class Assistant:
                                        reply.outcome != "refuse" or reply.reason != "low-confidence" else "_unsure",
                                        reply.outcome))
         self._log_turn(conversation, text, reply)
-        return reply
+        yield reply
+
+    def _write(self, job: ModelJob, reply: Reply, stream: bool, timings: dict[str, float]) -> Iterator[str]:
+        """Let the chat model write ``reply``'s text from the job's passages (streamed when asked); on a
+        provider error the offline text stays and the reply records why."""
+        assert self.llm is not None  # a job is only made when there is a model
+        step = time.perf_counter()
+        try:
+            if stream:
+                parts: list[str] = []
+                for delta in self.llm.stream(job.question, job.language, job.passages, job.history):
+                    parts.append(delta)
+                    yield delta
+                text = "".join(parts)
+            else:
+                text = self.llm.answer(job.question, job.language, job.passages, job.history)
+            reply.text, reply.model_path, reply.note = text, self.llm.name, ""
+            reply.sources = _sources(job.passages)
+        except ProviderError as exc:
+            log.warning("model failed, answering offline: %s", exc)
+            reply.fell_back = True
+            reply.fallback_reason = str(exc)
+        timings["model"] = _ms(step)
 
     def hand_off(self, conversation: Conversation, reason: str = "customer-pressed-button",
                  language: str | None = None) -> Reply:
@@ -205,7 +267,7 @@ class Assistant:
         self._log_turn(conversation, "[pressed: talk to a person]", reply)
         return reply
 
-    def _respond(self, conversation: Conversation, text: str, lang: str, timings: dict[str, float]) -> Reply:
+    def _respond(self, conversation: Conversation, text: str, lang: str, timings: dict[str, float]) -> Draft:
         step = time.perf_counter()
         try:
             u = self.understand(conversation, text, lang)
@@ -214,7 +276,7 @@ class Assistant:
             reply = self._fixed("degraded", "store-unavailable", lang, outcome="escalate")
             reply.team = "customer-care"
             self._open_ticket(conversation, reply, text)
-            return reply
+            return Draft(reply)
         timings["understand"] = _ms(step)
 
         topic, prob = u.topic_ranking[0]
@@ -244,16 +306,16 @@ class Assistant:
                 acted.retrieved_topics = acted.retrieved_topics or retrieved
                 if acted.outcome == "escalate" and not acted.ticket_id:
                     self._open_ticket(conversation, acted, text)
-                return acted
+                return Draft(acted)
         step = time.perf_counter()
-        reply = self._render(conversation, decision, u, retrieved, prob)
+        draft = self._render(conversation, decision, u, retrieved, prob)
         timings["compose"] = _ms(step)
-        return reply
+        return draft
 
     # -- rendering the decision ----------------------------------------------------------------------
 
     def _render(self, conversation: Conversation, decision: Decision, u: Understanding, retrieved: list[str],
-                confidence: float) -> Reply:
+                confidence: float) -> Draft:
         lang = u.language
         if decision.outcome == "refuse" and decision.reason == "commitment-request":
             reply = self._fixed("no_promises", decision.reason, lang)
@@ -262,26 +324,26 @@ class Assistant:
             if composition is not None:  # what the policy says, grounded and cited; no promise added
                 reply.text += "\n\n" + composition.passages[0].text
                 reply.sources = _sources(composition.passages[:1])
-            return reply
+            return Draft(reply)
         if decision.outcome == "refuse":
             key = {"injection": "injection", "greeting": "greeting"}.get(decision.reason, "offtopic")
             reply = self._fixed(key, decision.reason, lang)
             reply.retrieved_topics = retrieved
             reply.confidence = confidence
             reply.topic = None
-            return reply
+            return Draft(reply)
         if decision.outcome == "escalate":
-            return self._escalate(conversation, decision, u, retrieved, confidence)
+            return Draft(self._escalate(conversation, decision, u, retrieved, confidence))
         assert decision.topic is not None  # an "answer" decision always names its topic
         return self._answer(conversation, decision.topic, u, retrieved, confidence)
 
     def _answer(self, conversation: Conversation, topic: str, u: Understanding, retrieved: list[str],
-                confidence: float) -> Reply:
+                confidence: float) -> Draft:
         table = self.search.table()
         composition = compose(topic, u.language, u.vector, table)
         if composition is None:
-            return self._escalate(conversation, Decision("escalate", topic, "no-article", "customer-care"), u,
-                                  retrieved, confidence)
+            return Draft(self._escalate(conversation, Decision("escalate", topic, "no-article", "customer-care"),
+                                        u, retrieved, confidence))
         note = ""
         if kb_language(u.language) != u.language:
             note = templates.line("fallback_note", u.language)
@@ -296,22 +358,13 @@ class Assistant:
             reason="faq",
             note=note,
         )
-        if self.llm is not None:
-            passages = composition.passages + [p for p in u.retrieval.passages[:4]
-                                               if p.id not in {c.id for c in composition.passages}]
-            try:
-                # Redaction runs before anything leaves the machine: card numbers, IBANs, e-mails, phones.
-                history = [Turn(t.role, redact(t.text), t.language, t.topic, t.outcome)
-                           for t in conversation.turns[:-1]]
-                reply.text = self.llm.answer(redact(u.text), u.language, passages, history)
-                reply.model_path = self.llm.name
-                reply.sources = _sources(passages)
-                reply.note = ""
-            except ProviderError as exc:
-                log.warning("model failed, answering offline: %s", exc)
-                reply.fell_back = True
-                reply.fallback_reason = str(exc)
-        return reply
+        if self.llm is None:
+            return Draft(reply)
+        passages = composition.passages + [p for p in u.retrieval.passages[:4]
+                                           if p.id not in {c.id for c in composition.passages}]
+        # Redaction runs before anything leaves the machine: card numbers, IBANs, e-mails, phones.
+        history = [Turn(t.role, redact(t.text), t.language, t.topic, t.outcome) for t in conversation.turns[:-1]]
+        return Draft(reply, ModelJob(redact(u.text), u.language, passages, history))
 
     def _escalate(self, conversation: Conversation, decision: Decision, u: Understanding,
                   retrieved: list[str], confidence: float) -> Reply:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,26 @@ class SupportDesk:
 
     def send(self, session: Session, message: str, language: str | None = None) -> Reply | None:
         """The assistant's reply, or None when the session is over its rate limit."""
+        events = self.send_stream(session, message, language)
+        if events is None:
+            return None
+        *_, reply = events
+        assert isinstance(reply, Reply)
+        return reply
+
+    def send_stream(self, session: Session, message: str,
+                    language: str | None = None) -> Iterator[str | Reply] | None:
+        """The reply as events (text deltas on the OpenAI path, then the :class:`Reply`), or None when the
+        session is over its rate limit."""
         if not session.allow():
             return None
-        reply = self.assistant.respond(session.conversation, message,
-                                       language=None if language in (None, "", "auto") else language)
-        session.replies.append(reply)
-        return reply
+        return self._stream(session, message, None if language in (None, "", "auto") else language)
+
+    def _stream(self, session: Session, message: str, language: str | None) -> Iterator[str | Reply]:
+        for event in self.assistant.respond_stream(session.conversation, message, language=language):
+            if isinstance(event, Reply):
+                session.replies.append(event)
+            yield event
 
     def talk_to_person(self, session: Session, language: str | None = None) -> Reply:
         reply = self.assistant.hand_off(session.conversation, "customer-pressed-button",

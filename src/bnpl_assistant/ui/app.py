@@ -1,12 +1,15 @@
 """The Gradio Blocks app. Built by ``build_app(desk, settings)`` and launched separately.
 
 Handlers translate between widgets and :class:`~bnpl_assistant.desk.SupportDesk`; they hold no business
-logic. Per-visitor state lives in ``gr.State`` (one per browser tab), so one visitor never sees another's
-conversation or account. Concurrency: the queue runs at most ``CONCURRENCY_LIMIT`` handlers at once.
+logic. The chat handler is a generator, so replies written by a chat model stream into the page token by
+token; offline replies arrive whole. Per-visitor state lives in ``gr.State`` (one per browser tab), so one
+visitor never sees another's conversation or account. Concurrency: the queue runs at most
+``CONCURRENCY_LIMIT`` handlers at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -85,17 +88,26 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
             return state if state is not None else desk.new_session(customer_id or None)
 
         def chat(text: str, history: list[dict[str, Any]] | None, state: Session | None, lang: str,
-                 customer_id: str) -> tuple[Any, ...]:
+                 customer_id: str) -> Iterator[tuple[Any, ...]]:
+            """A generator: on the OpenAI path the reply grows token by token; offline it comes at once."""
             state = ensure(state, customer_id)
             history = list(history or [])
             text = (text or "")[:MAX_MESSAGE_CHARS]  # max_length on the box is only enforced by the browser
-            reply = desk.send(state, text, lang)
             history.append({"role": "user", "content": render.inert(text or "")})
-            if reply is None:
+            events = desk.send_stream(state, text, lang)
+            if events is None:
                 history.append({"role": "assistant", "content": desk.rate_limited_text(state)})
-                return history, state, "", "⏳ **Slow down**", gr.update()
-            history.append({"role": "assistant", "content": render.reply_markdown(reply)})
-            return history, state, "", render.badge(reply), render.sources_markdown(reply)
+                yield history, state, "", "⏳ **Slow down**", gr.update()
+                return
+            written = ""
+            for event in events:
+                if isinstance(event, str):
+                    written += event
+                    typing = history + [{"role": "assistant", "content": render.model_markdown(written)}]
+                    yield typing, state, "", render.TYPING, gr.update()
+                    continue
+                history.append({"role": "assistant", "content": render.reply_markdown(event)})
+                yield history, state, "", render.badge(event), render.sources_markdown(event)
 
         def talk(history: list[dict[str, Any]] | None, state: Session | None, lang: str,
                  customer_id: str) -> tuple[Any, ...]:

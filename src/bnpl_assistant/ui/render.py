@@ -14,7 +14,11 @@ BADGES = {
     "escalate": ("🙋", "Handed to a person"),
     "refuse": ("⛔", "Can't help with that"),
 }
+TYPING = "✍️ *writing…*"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[a-z][a-z0-9+.-]*:|//|www\.)[^)]*\)", re.IGNORECASE)
+_BARE_URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE)
 
 
 def inert(text: str) -> str:
@@ -30,11 +34,20 @@ def badge(reply: Reply) -> str:
     return f"{icon} **{label}**{extra}"
 
 
+def model_markdown(text: str) -> str:
+    """Text written by a chat model, shown as Markdown minus what could carry data off the page if a prompt
+    injection got through: images and links become their text, bare URLs are cut, HTML is escaped."""
+    text = _MD_IMAGE.sub(lambda m: m.group(1), text)
+    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    text = _BARE_URL.sub("[link removed]", text)
+    return html.escape(text, quote=False)
+
+
 def reply_markdown(reply: Reply) -> str:
     parts = []
     if reply.note:
         parts.append(f"_{html.escape(reply.note)}_")
-    parts.append(reply.text)
+    parts.append(reply.text if reply.model_path == "offline" else model_markdown(reply.text))
     return "\n\n".join(parts)
 
 
