@@ -73,10 +73,9 @@ def test_external_suite_floors(assistant) -> None:  # type: ignore[no-untyped-de
     rows, metrics = _run(assistant, EXTERNAL)
     overall = metrics["overall"]
     assert overall["n"] == 1301
-    # Reached level minus a small margin. Issue targets: topic 0.75 (reached: 0.822), false refusals <= 0.05
-    # (reached: 0.041); escalation recall 0.90 (0.890) and refusal recall 0.85 (0.838) are not reached yet,
-    # see README "Quality".
-    assert overall["topic_accuracy_at_1"]["value"] >= 0.80
-    assert overall["escalation"]["recall"] >= 0.87
-    assert overall["refusal"]["recall"] >= 0.81
+    # Reached level minus a small margin. Issue targets: topic 0.75 (reached: 0.833), false refusals <= 0.05
+    # (reached: 0.039), escalation recall 0.90 (reached: 0.929), refusal recall 0.85 (reached: 0.889).
+    assert overall["topic_accuracy_at_1"]["value"] >= 0.81
+    assert overall["escalation"]["recall"] >= 0.91
+    assert overall["refusal"]["recall"] >= 0.87
     assert overall["false_refusal_rate"]["value"] <= 0.05
