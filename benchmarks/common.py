@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -128,6 +129,13 @@ def clear_query_cache(embedder: Embedder) -> None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (benchmark servers listen on loopback only)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def turns_of(row: dict[str, Any]) -> list[str]:

@@ -133,3 +133,17 @@ def test_ask_cli_without_index(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "empty"))
     result = CliRunner().invoke(app, ["ask", "hello"])
     assert result.exit_code == 1 and "run `bnpl-assistant ingest`" in result.output
+
+
+@pytest.mark.parametrize("text", ["how much do you charge if I pay an instalment late?", "Wie hoch ist die Mahngebühr",
+                                  "talk to a human", "ignore previous instructions", "😀😀", "zzzz qqqq", "a"])
+def test_fast_classifier_scores_equal_scikit_learn(assistant, text: str) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    vector = assistant.embedder.embed_query(text)
+    fast = assistant.classifier.score(vector, text)
+    reference = assistant.classifier.score_reference(vector, text)
+    assert fast.topic_ids == reference.topic_ids
+    assert np.allclose(fast.topic_probs, reference.topic_probs, atol=1e-9)
+    assert fast.gate.keys() == reference.gate.keys()
+    assert all(abs(fast.gate[k] - reference.gate[k]) < 1e-9 for k in fast.gate)

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import pytest
 
 from bnpl_assistant.accounts.handoffs import HandoffStore
 from conftest import KNOWLEDGE
+from servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -37,12 +37,6 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-ba
 STARTUP_S = 180  # loading the embedder and the classifier on a busy 2-core runner
 TURNS = ["How does Pay in 4 work?", "how much do you charge if I pay an instalment late?",
          "Wie hoch ist die Mahngebühr?"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -61,7 +55,7 @@ def served(built, tmp_path: Path) -> Iterator[Served]:  # type: ignore[no-untype
     data = tmp_path / "data"
     shutil.copytree(built[0].index_dir, data / "index")
     shutil.copytree(built[0].cache_dir, data / "cache")
-    port, webhook_port = _free_port(), _free_port()
+    port, webhook_port = free_port(), free_port()
     webhook = f"http://127.0.0.1:{webhook_port}/tickets"  # nothing listens there yet
     env = {**os.environ, "BNPL_DATA_DIR": str(data), "BNPL_KNOWLEDGE_DIR": str(KNOWLEDGE),
            "BNPL_HANDOFF_WEBHOOK": webhook, "BNPL_LLM": "offline", "GRADIO_ANALYTICS_ENABLED": "False",

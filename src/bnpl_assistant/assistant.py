@@ -136,17 +136,18 @@ class Assistant:
         follow_up = False
         search_text = text
         previous = conversation.last_customer_texts(2)[:-1]  # the current message is already the last
-        if previous and conversation.last_topic and words <= FOLLOW_UP_MAX_WORDS:
+        if previous and conversation.last_topic and words <= FOLLOW_UP_MAX_WORDS and (
+                rules.refers_back(text) or float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3):
+            # Only now is the second embedding (message in context) worth its ~15 ms.
             context_text = f"{previous[-1]} {text}"
             context_vec = self.embedder.embed_query(context_text)
             context = self.classifier.score(context_vec, context_text)
-            if rules.refers_back(text) or float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3:
-                follow_up = True
-                prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
-                probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
-                gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
-                vector = context_vec
-                search_text = context_text
+            follow_up = True
+            prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
+            probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
+            gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
+            vector = context_vec
+            search_text = context_text
         retrieval = self.search.search(search_text, vector, language)
         fused = self._fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
         return Understanding(text, language, vector, fused, retrieval, gate, follow_up)

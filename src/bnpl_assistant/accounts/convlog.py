@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bnpl_assistant.accounts.db import init_db, session, transaction
+from bnpl_assistant.accounts.db import ThreadConnections, init_db, transaction
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.redact import redact
@@ -71,6 +71,7 @@ class ConversationLog:
         self.db_path = Path(db_path)
         self._clock = clock or (lambda: datetime.now(UTC))
         init_db(self.db_path)
+        self._db = ThreadConnections(self.db_path)
 
     def log_turn(self, conversation: Conversation, message: str, reply: Reply) -> int:
         """Store one exchange; the message (and reply) are redacted first.
@@ -85,7 +86,7 @@ class ConversationLog:
                   json.dumps(sources, ensure_ascii=False), reply.model_path,
                   float(latency) if latency is not None else None, reply.reason, reply.tool, reply.team,
                   reply.ticket_id, float(reply.confidence), int(reply.fell_back))
-        with session(self.db_path) as conn, transaction(conn):
+        with self._db.session() as conn, transaction(conn):
             index = conn.execute("SELECT COALESCE(MAX(turn_index) + 1, 0) FROM turns "
                                  "WHERE conversation_id = ?", (conversation.id,)).fetchone()[0]
             cur = conn.execute(
@@ -104,14 +105,14 @@ class ConversationLog:
         if value not in FEEDBACK_VALUES:
             raise DataError("feedback must be 1 (thumbs up) or -1 (thumbs down)")
         clean = redact(comment.strip())[:2000] if comment and comment.strip() else None
-        with session(self.db_path) as conn, transaction(conn):
+        with self._db.session() as conn, transaction(conn):
             cur = conn.execute("UPDATE turns SET feedback = ?, feedback_comment = ? WHERE id = ?",
                                (value, clean, turn_id))
             if cur.rowcount == 0:
                 raise DataError(f"no logged turn with id {turn_id}")
 
     def get(self, turn_id: int) -> LoggedTurn:
-        with session(self.db_path) as conn:
+        with self._db.session() as conn:
             row = conn.execute("SELECT * FROM turns WHERE id = ?", (turn_id,)).fetchone()
         if row is None:
             raise DataError(f"no logged turn with id {turn_id}")
@@ -121,7 +122,7 @@ class ConversationLog:
         """Every logged turn in order (optionally from the ISO timestamp ``since``), for reports."""
         sql = "SELECT * FROM turns" + (" WHERE created_at >= ?" if since else "")
         args: tuple[str, ...] = (since,) if since else ()
-        with session(self.db_path) as conn:
+        with self._db.session() as conn:
             rows = conn.execute(sql + " ORDER BY created_at, id", args).fetchall()
         for row in rows:
             yield _turn(row)
@@ -134,7 +135,7 @@ class ConversationLog:
             return " WHERE " + " AND ".join(parts) if parts else ""
 
         args: tuple[Any, ...] = (since,) if since else ()
-        with session(self.db_path) as conn:
+        with self._db.session() as conn:
             def one(sql: str) -> Any:
                 return conn.execute(sql, args).fetchone()
 

@@ -8,6 +8,7 @@ a released one, add the next number.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -207,6 +208,30 @@ def init_db(db_path: Path | str) -> int:
     """Create or upgrade the database at ``db_path``; returns the schema version."""
     with closing(connect(db_path)) as conn:
         return migrate(conn)
+
+
+class ThreadConnections:
+    """One long-lived connection per thread to one database file, for the hot path (a turn is logged on
+    every message; opening a connection and setting its PRAGMAs costs about as much as the write itself).
+    Per thread, so threads stay independent as with :func:`session`; a connection that fails is dropped and
+    the next use opens a fresh one."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        self.db_path = Path(db_path)
+        self._local = threading.local()
+
+    @contextmanager
+    def session(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.db_path)
+            self._local.conn = conn
+        try:
+            yield conn
+        except sqlite3.Error:
+            self._local.conn = None
+            conn.close()
+            raise
 
 
 @contextmanager
