@@ -17,13 +17,16 @@ from bnpl_assistant.store import VectorStore
 
 
 def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
-    """Index the articles and warm the classifier's exemplar-embedding cache."""
+    """Index the articles and warm the exemplar-embedding cache (topic classifier and account intents)."""
     embedder = make_embedder(settings)
     store = VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
     report = ingest(settings, store, embedder, rebuild=rebuild, progress=progress)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
-    EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
+    from bnpl_assistant.accounts.actions import load_intents
+
+    account_examples = [text for _, text in load_intents().exemplars]
+    EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars] + account_examples)
     return report
 
 
@@ -55,6 +58,7 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         llm = assistant.llm if isinstance(assistant.llm, OpenAIChatModel) else None
         assistant.actions = AccountActions(AccountsService(path), assistant.embedder.embed_query,
                                            signed_out="defer", embed_examples=cache.embed, planner=llm)
+        assistant.actions.warm()  # from the disk cache after the first start: milliseconds
         handoffs = HandoffStore.from_settings(settings)
         handoffs.db_path = path
         handoffs.summariser = llm

@@ -234,8 +234,13 @@ class AccountActions:
             return NONE, scores.get(NONE, 0.0), scores[best] - scores.get(NONE, 0.0)
         return best, scores[best], scores[best] - scores.get(NONE, -1.0)
 
+    def warm(self) -> None:
+        """Embed the examples now (a server calls this before it takes traffic: done lazily, the first
+        account request would hold the embedder for seconds while other customers wait)."""
+        self._examples()
+
     def _examples(self) -> tuple[np.ndarray, np.ndarray]:
-        """The example vectors, embedded on first use (not at start-up) and kept."""
+        """The example vectors, embedded on first use (or by :meth:`warm`) and kept."""
         with self._lock:
             if self._matrix is None or self._labels is None:
                 texts = [t for _, t in self.data.exemplars]
