@@ -113,15 +113,15 @@ class Assistant:
         kb = load_knowledge(settings.knowledge_dir, settings.languages)
         embedder = embedder or make_embedder(settings)
         store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
-        exemplars = load_exemplars(kb.articles, kb.topics.ids)
-        vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
-        classifier = IntentClassifier(exemplars, vectors)
+        search = HybridSearch(store, embedder.name)
+        search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is trained
         if llm is None and settings.llm != "offline":
             from bnpl_assistant.answer.llm import make_chat_model
 
             llm = make_chat_model(settings)
-        search = HybridSearch(store, embedder.name)
-        search.table()  # fail early with "run ingest" rather than on the first question
+        exemplars = load_exemplars(kb.articles, kb.topics.ids)
+        vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
+        classifier = IntentClassifier(exemplars, vectors)
         return cls(settings, kb.topics, embedder, search, classifier,
                    LanguageDetector(settings.languages, settings.default_language), llm)
 
