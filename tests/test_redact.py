@@ -1,4 +1,5 @@
-"""Redaction of card numbers, IBANs, e-mail addresses and phone numbers, and what it must leave alone."""
+"""Redaction of card numbers, IBANs, domestic bank details, e-mail addresses and phone numbers, and what it
+must leave alone."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ from bnpl_assistant.redact import iban_valid, luhn_valid, redact
     ("(030) 5550 1234", "[PHONE]"),
     ("030/5550-1234", "[PHONE]"),
     ("555-123-4567", "[PHONE]"),
+    ("my account number is 31926819, sort code 60-16-13", "my account number is [ACCOUNT], sort code [ACCOUNT]"),
+    ("Account No: 12345678", "Account No: [ACCOUNT]"),
+    ("acct # 0044 0532 01", "acct # [ACCOUNT]"),
+    ("meine Kontonummer lautet 532013000, BLZ 370 400 44", "meine Kontonummer lautet [ACCOUNT], BLZ [ACCOUNT]"),
+    ("Kto.-Nr. 1234567", "Kto.-Nr. [ACCOUNT]"),
+    ("routing number 021000021", "routing number [ACCOUNT]"),
 ])
 def test_redacts(text: str, expected: str) -> None:
     assert redact(text) == expected
@@ -53,6 +60,10 @@ def test_redacts(text: str, expected: str) -> None:
     "version 1.2.3",
     "I paid 3 times 24.75 and 1500 EUR",
     "user@localhost",
+    "my account shows 24.75 EUR twice",
+    "auf mein Konto 50 Euro zurück, Konto 1.234,56 €",
+    "account number 12345",  # too short for an account number
+    "my accountant said ord-10001",
 ])
 def test_near_misses_stay(text: str) -> None:
     assert redact(text) == text

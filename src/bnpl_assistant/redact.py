@@ -1,5 +1,8 @@
 """Remove payment and contact details from text before it is stored: card numbers (Luhn-checked), IBANs
 (mod-97-checked), e-mail addresses and phone numbers become ``[CARD]``, ``[IBAN]``, ``[EMAIL]``, ``[PHONE]``.
+Domestic bank details that have no checksum to test (a UK account number and sort code, a German
+Kontonummer and BLZ, a US routing number) become ``[ACCOUNT]`` when a label names them ("account number",
+"sort code", "Kontonummer", "BLZ", ...); the label stays.
 
 Checksums keep order amounts, order numbers and dates intact: only a digit run that is a valid card number
 or IBAN is replaced. Phone numbers need an international prefix (+49, 0049), a leading 0 (national
@@ -14,6 +17,8 @@ CARD = "[CARD]"
 IBAN = "[IBAN]"
 EMAIL = "[EMAIL]"
 PHONE = "[PHONE]"
+ACCOUNT = "[ACCOUNT]"
+ACCOUNT_MIN_DIGITS = 6  # sort codes have 6, account numbers 6-12: fewer is an amount or a count
 
 # IBAN lengths of the SEPA countries (ISO 13616 registry).
 IBAN_LENGTHS = {
@@ -35,6 +40,12 @@ _PHONE_RE = re.compile(
     r"|(?<![\w+\-./,])\(0?\d{2,5}\)\s?\d(?:[ \-]?\d){4,10}(?!\w)"  # (030) 5550 1234
     r"|(?<![\w+\-./,])\d{3}[ \-.]\d{3}[ \-.]\d{4}(?![\w\-.]\d|\w)"  # 555-123-4567
 )
+
+_ACCOUNT_RE = re.compile(
+    r"(?P<label>\b(?:(?:bank\s+)?account\s*(?:number|no\.?|nr\.?|#)|acct\.?(?:\s*(?:no\.?|#))?|a/c(?:\s*no\.?)?"
+    r"|sort\s*code|routing\s*(?:number|no\.?)|aba|kontonummer|konto(?:[-\s]?nr\.?)?|kto\.?(?:[-\s]?nr\.?)?"
+    r"|bankleitzahl|blz)(?![\w-])(?:[\s:#.-]|\b(?:is|lautet|ist)\b)*)"
+    r"(?P<number>\d(?:[ -]?\d){4,19})(?![\d\w])", re.IGNORECASE)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -63,16 +74,23 @@ def iban_valid(iban: str) -> bool:
 
 
 def redact(text: str) -> str:
-    """``text`` with card numbers, IBANs, e-mail addresses and phone numbers replaced by placeholders."""
+    """``text`` with card numbers, IBANs, labelled domestic bank details, e-mail addresses and phone numbers
+    replaced by placeholders."""
     if not text:
         return text
     text = _EMAIL_RE.sub(EMAIL, text)
     text, kept = _redact_ibans(text)
     text = _redact_cards(text)
+    text = _ACCOUNT_RE.sub(_account, text)
     text = _PHONE_RE.sub(PHONE, text)
     for i, original in enumerate(kept):
         text = text.replace(_marker(i), original)
     return text
+
+
+def _account(match: re.Match[str]) -> str:
+    digits = sum(ch.isdigit() for ch in match.group("number"))
+    return match.group("label") + ACCOUNT if digits >= ACCOUNT_MIN_DIGITS else match.group(0)
 
 
 def _marker(i: int) -> str:
