@@ -78,7 +78,9 @@ def run(ctx: BenchContext) -> BenchResult:
     messages = [t for row in read_jsonl(REPO / "evals" / "dev.jsonl") for t in (row.get("turns") or [row["message"]])]
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "BNPL_DATA_DIR": str(settings.data_dir), "PYTHONUNBUFFERED": "1"}
+    # All simulated customers come from 127.0.0.1: the per-address limit would count them as one visitor.
+    env = {**os.environ, "BNPL_DATA_DIR": str(settings.data_dir), "PYTHONUNBUFFERED": "1",
+           "BNPL_CLIENT_RATE_LIMIT": "0"}
     exe = Path(sys.executable).parent / "bnpl-assistant"
     server = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

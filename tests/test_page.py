@@ -38,7 +38,7 @@ def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
     data = tmp_path_factory.mktemp("page")
     shutil.copytree(base.data_dir / "index", data / "index")
     shutil.copytree(base.data_dir / "cache", data / "cache")
-    settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
+    settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE, client_rate_limit=0)  # all tests share 127.0.0.1
     desk = build_desk(settings, eval_dir=data / "eval", deflection_dir=data / "deflection")
     app = build_app(desk, settings)
     port = free_port()
@@ -218,3 +218,17 @@ def test_gradio_client_sees_the_stream(page_app, streaming_model) -> None:  # ty
     updates = [_text(history[-1]) for history, *_ in job if history and history[-1]["role"] == "assistant"]
     assert len(updates) >= 3 and "7 EUR" in updates[-1]
     assert any("7 EUR" not in u for u in updates[:-1])  # earlier updates held only part of the reply
+
+
+def test_one_address_cannot_get_round_the_limit_with_new_sessions(page_app) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
+    desk = page_app[1]
+    desk.clients.limit = 2
+    try:
+        outcomes = [Client(page_app[0], verbose=False).predict("How does Pay in 4 work?", [], "auto", "",
+                                                                api_name="/chat")[2] for _ in range(3)]
+    finally:
+        desk.clients.limit = 0
+    assert "Answered" in outcomes[0] and "Answered" in outcomes[1]
+    assert "Slow down" in outcomes[2]  # a third session from the same address, within the minute

@@ -7,6 +7,7 @@ assistant, the hand-off store and the conversation log. The Gradio handlers only
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from bnpl_assistant.conversation import Conversation, Reply
 
 RATE_LIMIT_MESSAGES = 20  # per session and window
 RATE_LIMIT_WINDOW_S = 60.0
+CLIENT_RATE_LIMIT = 60  # per client address and window, across its sessions (Settings.client_rate_limit)
+MAX_CLIENTS_TRACKED = 10_000
 MAX_COMMENT_CHARS = 1000
 
 
@@ -40,6 +43,36 @@ class Session:
         return True
 
 
+class ClientLimiter:
+    """A sliding-window limit per client address, so that opening new sessions (a new tab, a new
+    ``gradio_client``) does not get round the per-session limit. Behind a reverse proxy every visitor has
+    the proxy's address: limit there instead and set ``BNPL_CLIENT_RATE_LIMIT=0``."""
+
+    def __init__(self, limit: int = CLIENT_RATE_LIMIT, window_s: float = RATE_LIMIT_WINDOW_S,
+                 max_clients: int = MAX_CLIENTS_TRACKED) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._sent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str | None, now: float | None = None) -> bool:
+        if self.limit <= 0 or not client:
+            return True
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            sent = self._sent.setdefault(client, deque())
+            while sent and now - sent[0] > self.window_s:
+                sent.popleft()
+            if len(sent) >= self.limit:
+                return False
+            sent.append(now)
+            if len(self._sent) > self.max_clients:  # forget clients that have been quiet for a window
+                for key in [k for k, q in self._sent.items() if not q or now - q[-1] > self.window_s]:
+                    del self._sent[key]
+            return True
+
+
 RATE_LIMITED = {
     "en": "You're sending messages very quickly. Please wait a minute and try again.",
     "de": "Sie senden sehr schnell Nachrichten. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
@@ -48,13 +81,15 @@ RATE_LIMITED = {
 
 class SupportDesk:
     def __init__(self, assistant: Assistant, handoffs: Any = None, turn_log: Any = None, accounts: Any = None,
-                 eval_dir: Path | None = None, deflection_dir: Path | None = None) -> None:
+                 eval_dir: Path | None = None, deflection_dir: Path | None = None,
+                 client_limit: int = CLIENT_RATE_LIMIT) -> None:
         self.assistant = assistant
         self.handoffs = handoffs
         self.turn_log = turn_log
         self.accounts = accounts
         self.eval_dir = eval_dir
         self.deflection_dir = deflection_dir
+        self.clients = ClientLimiter(client_limit)
 
     # -- customer side -------------------------------------------------------------------------------
 
@@ -67,20 +102,21 @@ class SupportDesk:
             return session
         return self.new_session(customer_id)
 
-    def send(self, session: Session, message: str, language: str | None = None) -> Reply | None:
-        """The assistant's reply, or None when the session is over its rate limit."""
-        events = self.send_stream(session, message, language)
+    def send(self, session: Session, message: str, language: str | None = None,
+             client: str | None = None) -> Reply | None:
+        """The assistant's reply, or None when the session or its client address is over its rate limit."""
+        events = self.send_stream(session, message, language, client)
         if events is None:
             return None
         *_, reply = events
         assert isinstance(reply, Reply)
         return reply
 
-    def send_stream(self, session: Session, message: str,
-                    language: str | None = None) -> Iterator[str | Reply] | None:
+    def send_stream(self, session: Session, message: str, language: str | None = None,
+                    client: str | None = None) -> Iterator[str | Reply] | None:
         """The reply as events (text deltas on the OpenAI path, then the :class:`Reply`), or None when the
-        session is over its rate limit."""
-        if not session.allow():
+        session or its client address (``client``, e.g. the visitor's IP) is over its rate limit."""
+        if not self.clients.allow(client) or not session.allow():
             return None
         return self._stream(session, message, None if language in (None, "", "auto") else language)
 
@@ -90,7 +126,12 @@ class SupportDesk:
                 session.replies.append(event)
             yield event
 
-    def talk_to_person(self, session: Session, language: str | None = None) -> Reply:
+    def talk_to_person(self, session: Session, language: str | None = None,
+                       client: str | None = None) -> Reply | None:
+        """A hand-off ticket for the conversation, or None when the client is over its rate limit (each
+        press opens or updates a ticket)."""
+        if not self.clients.allow(client):
+            return None
         reply = self.assistant.hand_off(session.conversation, "customer-pressed-button",
                                         None if language in (None, "", "auto") else language)
         session.replies.append(reply)

@@ -89,4 +89,4 @@ def build_desk(settings: Settings, assistant: Assistant | None = None,
 
     assistant = assistant or build_assistant(settings)
     return SupportDesk(assistant, assistant.handoffs, assistant.log, AccountsService(settings.db_path),
-                       eval_dir, deflection_dir)
+                       eval_dir, deflection_dir, client_limit=settings.client_rate_limit)

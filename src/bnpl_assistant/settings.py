@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     max_message_chars: int = 4000
     handoff_webhook: str = ""
     judge_llm: str = ""
+    client_rate_limit: int = Field(default=60, ge=0)  # page messages a minute per client address; 0: no limit
 
     @field_validator("languages", mode="before")
     @classmethod

@@ -32,6 +32,12 @@ EXAMPLES = [
 ]
 
 
+def _client(request: gr.Request | None) -> str | None:
+    """The visitor's address for the per-client rate limit (None when Gradio does not know it)."""
+    client = getattr(request, "client", None)
+    return str(client.host) if client is not None and getattr(client, "host", None) else None
+
+
 def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
     customers = [("Signed out", "")] + desk.demo_customers()
 
@@ -88,13 +94,13 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
             return state if state is not None else desk.new_session(customer_id or None)
 
         def chat(text: str, history: list[dict[str, Any]] | None, state: Session | None, lang: str,
-                 customer_id: str) -> Iterator[tuple[Any, ...]]:
+                 customer_id: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
             """A generator: on the OpenAI path the reply grows token by token; offline it comes at once."""
             state = ensure(state, customer_id)
             history = list(history or [])
             text = (text or "")[:MAX_MESSAGE_CHARS]  # max_length on the box is only enforced by the browser
             history.append({"role": "user", "content": render.inert(text or "")})
-            events = desk.send_stream(state, text, lang)
+            events = desk.send_stream(state, text, lang, _client(request))
             if events is None:
                 history.append({"role": "assistant", "content": desk.rate_limited_text(state)})
                 yield history, state, "", "⏳ **Slow down**", gr.update()
@@ -110,10 +116,14 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
                 yield history, state, "", render.badge(event), render.sources_markdown(event)
 
         def talk(history: list[dict[str, Any]] | None, state: Session | None, lang: str,
-                 customer_id: str) -> tuple[Any, ...]:
+                 customer_id: str, request: gr.Request) -> tuple[Any, ...]:
             state = ensure(state, customer_id)
-            reply = desk.talk_to_person(state, lang)
-            history = list(history or []) + [{"role": "assistant", "content": render.reply_markdown(reply)}]
+            reply = desk.talk_to_person(state, lang, _client(request))
+            history = list(history or [])
+            if reply is None:
+                history.append({"role": "assistant", "content": desk.rate_limited_text(state)})
+                return history, state, "⏳ **Slow down**", ""
+            history.append({"role": "assistant", "content": render.reply_markdown(reply)})
             return history, state, render.badge(reply), ""
 
         def switch(customer_id: str, state: Session | None) -> tuple[Any, ...]:

@@ -1,0 +1,28 @@
+"""The support desk's limits: per session, and per client address across sessions."""
+
+from __future__ import annotations
+
+from bnpl_assistant.desk import RATE_LIMIT_MESSAGES, ClientLimiter, Session
+
+
+def test_session_limit_slides() -> None:
+    session = Session()
+    assert all(session.allow(now=float(i)) for i in range(RATE_LIMIT_MESSAGES))
+    assert not session.allow(now=30.0)
+    assert session.allow(now=61.0)  # the first message left the window
+
+
+def test_client_limit_counts_across_sessions_and_addresses_separately() -> None:
+    limiter = ClientLimiter(limit=3, window_s=60.0)
+    assert [limiter.allow("10.0.0.1", now=t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
+    assert limiter.allow("10.0.0.2", now=3.0)  # another visitor is not affected
+    assert limiter.allow("10.0.0.1", now=60.5)  # the window moved on
+    assert limiter.allow(None, now=4.0)  # an unknown address is not limited here (the proxy's job)
+
+
+def test_client_limit_off_and_memory_bounded() -> None:
+    assert all(ClientLimiter(limit=0).allow("10.0.0.1", now=float(i)) for i in range(1000))
+    limiter = ClientLimiter(limit=5, window_s=60.0, max_clients=100)
+    for i in range(1000):
+        limiter.allow(f"10.0.{i // 256}.{i % 256}", now=float(i))
+    assert len(limiter._sent) <= 101  # quiet clients are forgotten once there are too many
