@@ -5,6 +5,7 @@ Screenshots land in artifacts/screenshots/ (kept as test artifacts).
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -102,6 +103,31 @@ def test_signed_in_customer_asks_for_next_payment(page) -> None:  # type: ignore
     page.wait_for_selector("#outcome :text('Done on your account')")
     assert "2026-" in reply and "EUR" in reply, reply
     shot(page, "03-signed-in-next-payment.png")
+
+
+def test_two_visitors_never_see_each_other(browser, page_app) -> None:  # type: ignore[no-untyped-def]
+    visitors = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1200, "height": 1000})
+        pg = context.new_page()
+        pg.goto(page_app[0])
+        pg.wait_for_selector("#message textarea", timeout=60_000)
+        visitors.append((context, pg))
+    try:
+        (_, a), (_, b) = visitors
+        a.click("#customer-picker input")
+        a.locator("ul[role='listbox'] li").nth(1).click()
+        a.wait_for_timeout(500)
+        secret = ask(a, "When is my next payment due?")
+        assert "EUR" in secret
+        assert b.locator("#chat .message").count() == 0  # nothing of A's chat in B's tab
+        other = ask(b, "When is my next payment due?")  # B is signed out: no account of anyone's
+        amounts = re.findall(r"\d+\.\d{2} EUR", secret)
+        assert amounts and not any(x in other for x in amounts)
+        assert other.strip() not in a.locator("#chat .message").all_inner_texts()  # B's turn is not in A's chat
+    finally:
+        for context, _ in visitors:
+            context.close()
 
 
 def test_talk_to_person_creates_ticket_in_agent_desk(page) -> None:  # type: ignore[no-untyped-def]
