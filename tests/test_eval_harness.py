@@ -7,6 +7,7 @@ Targets of the issues that are not reached yet are reported in the README, never
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,9 @@ CONTRACT_FIELDS = {"id", "outcome", "topic", "retrieved_topics", "language", "re
 
 def test_cli_end_to_end(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("BNPL_DATA_DIR", str(built[0].data_dir))
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))  # where the scratch databases go
     small = tmp_path / "small.jsonl"
     lines = DEV.read_text(encoding="utf-8").splitlines()[:12]
     small.write_text("\n".join(lines) + "\nnot json\n", encoding="utf-8")
@@ -45,6 +49,7 @@ def test_cli_end_to_end(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     again = runner.invoke(app, ["eval", "--dataset", str(small), "--out", str(tmp_path / "again"),
                                 "--skip-bad", "--baseline", str(out)])
     assert again.exit_code == 0 and "No headline metric moved" in (tmp_path / "again" / "report.md").read_text()
+    assert list(scratch_root.iterdir()) == []  # no scratch database left behind, the failed run's included
 
 
 def _run(assistant, path: Path):  # type: ignore[no-untyped-def]

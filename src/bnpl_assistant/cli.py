@@ -168,38 +168,40 @@ def eval_(
     settings = _settings(llm=llm)
     scratch = scratch_database()
     try:
-        assistant = build_assistant(settings, log_turns=False, db_path=scratch)
-        topic_ids = set(assistant.topics.ids)
-        loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in dataset]
-    except BnplError as exc:
-        _fail(exc)
-    workers = max(1, min(workers, 16))
-    sections, regressions = [], []
-    for ds in loaded:
-        total = min(len(ds.tickets), limit) if limit else len(ds.tickets)
-        started = time.perf_counter()
-        with Progress(TextColumn(ds.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-            task = bar.add_task(ds.name, total=total)
+        try:
+            assistant = build_assistant(settings, log_turns=False, db_path=scratch)
+            topic_ids = set(assistant.topics.ids)
+            loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in dataset]
+        except BnplError as exc:
+            _fail(exc)
+        workers = max(1, min(workers, 16))
+        sections, regressions = [], []
+        for ds in loaded:
+            total = min(len(ds.tickets), limit) if limit else len(ds.tickets)
+            started = time.perf_counter()
+            with Progress(TextColumn(ds.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err, transient=True) as bar:
+                task = bar.add_task(ds.name, total=total)
 
-            def advance(n: int, bar: Progress = bar, task: Any = task) -> None:
-                bar.advance(task, n)
+                def advance(n: int, bar: Progress = bar, task: Any = task) -> None:
+                    bar.advance(task, n)
 
-            rows = run_dataset(assistant, ds, limit, workers, progress=advance)
-        summary = dataset_metrics(rows, ds, time.perf_counter() - started, settings.llm)
-        target = write_outputs(out, ds, rows, summary)
-        sections.append(dataset_section(target, summary, rows))
-        if baseline is not None:
-            regressions += compare(summary, baseline, ds.name)
-        table = Table(title=f"{ds.name}: {len(rows)} tickets in {summary['seconds']} s")
-        table.add_column("metric")
-        table.add_column("value [95% CI]", justify="right")
-        for label, value in headline_rows(summary["overall"]):
-            table.add_row(label, value)
-        console.print(table)
-        for bad in ds.bad_lines:
-            err.print(f"skipped {bad}", markup=False)
-    remove_scratch(scratch)
+                rows = run_dataset(assistant, ds, limit, workers, progress=advance)
+            summary = dataset_metrics(rows, ds, time.perf_counter() - started, settings.llm)
+            target = write_outputs(out, ds, rows, summary)
+            sections.append(dataset_section(target, summary, rows))
+            if baseline is not None:
+                regressions += compare(summary, baseline, ds.name)
+            table = Table(title=f"{ds.name}: {len(rows)} tickets in {summary['seconds']} s")
+            table.add_column("metric")
+            table.add_column("value [95% CI]", justify="right")
+            for label, value in headline_rows(summary["overall"]):
+                table.add_row(label, value)
+            console.print(table)
+            for bad in ds.bad_lines:
+                err.print(f"skipped {bad}", markup=False)
+    finally:
+        remove_scratch(scratch)  # also when a dataset fails to load or a run breaks
     report = write_report(out, sections, regressions if baseline is not None else None)
     for line in regressions:
         console.print(f"[yellow]regression check:[/] {line}", highlight=False)
