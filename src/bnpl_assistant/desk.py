@@ -34,13 +34,19 @@ class Session:
     replies: list[Reply] = field(default_factory=list)
 
     def allow(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        while self.sent and now - self.sent[0] > RATE_LIMIT_WINDOW_S:
-            self.sent.popleft()
-        if len(self.sent) >= RATE_LIMIT_MESSAGES:
-            return False
-        self.sent.append(now)
-        return True
+        return _admit(self.sent, RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_S, now)
+
+
+def _admit(sent: deque[float], limit: int, window_s: float, now: float | None = None) -> bool:
+    """Sliding-window rate limit: record a message at ``now`` unless ``limit`` were sent in the last
+    ``window_s`` seconds."""
+    now = time.monotonic() if now is None else now
+    while sent and now - sent[0] > window_s:
+        sent.popleft()
+    if len(sent) >= limit:
+        return False
+    sent.append(now)
+    return True
 
 
 class ClientLimiter:
@@ -61,12 +67,8 @@ class ClientLimiter:
             return True
         now = time.monotonic() if now is None else now
         with self._lock:
-            sent = self._sent.setdefault(client, deque())
-            while sent and now - sent[0] > self.window_s:
-                sent.popleft()
-            if len(sent) >= self.limit:
+            if not _admit(self._sent.setdefault(client, deque()), self.limit, self.window_s, now):
                 return False
-            sent.append(now)
             if len(self._sent) > self.max_clients:  # forget clients that have been quiet for a window
                 for key in [k for k, q in self._sent.items() if not q or now - q[-1] > self.window_s]:
                     del self._sent[key]
