@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,33 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 @pytest.fixture(scope="session")
 def assistant(built):  # type: ignore[no-untyped-def]
     return built[2]
+
+
+def copy_of_built(built, folder: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+    """Settings on a fresh data directory holding a copy of the session's index and exemplar-embedding
+    cache (so building an assistant there is quick), with its own database."""
+    from bnpl_assistant.settings import Settings
+
+    shutil.copytree(built[0].index_dir, folder / "index")
+    shutil.copytree(built[0].cache_dir, folder / "cache")
+    return Settings(data_dir=folder, knowledge_dir=KNOWLEDGE, **overrides)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A freshly seeded demo accounts database."""
+    from bnpl_assistant.accounts.seed import seed_demo
+
+    path = tmp_path / "bnpl.sqlite3"
+    seed_demo(path)
+    return path
+
+
+@pytest.fixture
+def svc(db: Path):  # type: ignore[no-untyped-def]
+    from bnpl_assistant.accounts.service import AccountsService
+
+    return AccountsService(db)
 
 
 def write_article(root: Path, lang: str, art_id: str, topic: str, body: str, title: str = "A title",

@@ -26,18 +26,6 @@ from bnpl_assistant.errors import AccountError
 TODAY = DEMO_TODAY
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "bnpl.sqlite3"
-    seed_demo(path)
-    return path
-
-
-@pytest.fixture
-def svc(db: Path) -> AccountsService:
-    return AccountsService(db)
-
-
 def customers() -> list[str]:
     return [f"cust-{i:03d}" for i in range(1, N_CUSTOMERS + 1)]
 

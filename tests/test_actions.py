@@ -15,7 +15,7 @@ import pytest
 
 from bnpl_assistant.accounts.actions import AccountActions, extract_slots, load_intents
 from bnpl_assistant.accounts.db import session
-from bnpl_assistant.accounts.seed import DEMO_TODAY, N_CUSTOMERS, seed_demo
+from bnpl_assistant.accounts.seed import DEMO_TODAY, N_CUSTOMERS
 from bnpl_assistant.accounts.service import AccountsService, Order
 from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.errors import DataError
@@ -30,18 +30,6 @@ def fake_embed(text: str) -> np.ndarray:
         v[int(hashlib.md5(word.encode()).hexdigest()[:8], 16) % 384] += 1.0
     norm = np.linalg.norm(v)
     return v / norm if norm else v
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "bnpl.sqlite3"
-    seed_demo(path)
-    return path
-
-
-@pytest.fixture
-def svc(db: Path) -> AccountsService:
-    return AccountsService(db)
 
 
 @pytest.fixture

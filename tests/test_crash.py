@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from bnpl_assistant.accounts.handoffs import HandoffStore
-from conftest import KNOWLEDGE
+from conftest import KNOWLEDGE, copy_of_built
 from servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,9 +52,7 @@ class Served:
 @pytest.fixture
 def served(built, tmp_path: Path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
     """``bnpl-assistant serve`` on 127.0.0.1 with a copy of the session index and a help desk that is down."""
-    data = tmp_path / "data"
-    shutil.copytree(built[0].index_dir, data / "index")
-    shutil.copytree(built[0].cache_dir, data / "cache")
+    data = copy_of_built(built, tmp_path / "data").data_dir
     port, webhook_port = free_port(), free_port()
     webhook = f"http://127.0.0.1:{webhook_port}/tickets"  # nothing listens there yet
     env = {**os.environ, "BNPL_DATA_DIR": str(data), "BNPL_KNOWLEDGE_DIR": str(KNOWLEDGE),

@@ -12,7 +12,6 @@ import pytest
 
 from bnpl_assistant.accounts.actions import ACTIONS, AccountActions
 from bnpl_assistant.accounts.handoffs import HandoffStore
-from bnpl_assistant.accounts.seed import seed_demo
 from bnpl_assistant.accounts.service import AccountsService
 from bnpl_assistant.accounts.tools import slots_from_arguments, tool_specs
 from bnpl_assistant.answer.llm import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel, make_chat_model
@@ -38,13 +37,6 @@ def model(server: FakeOpenAI) -> OpenAIChatModel:
     assert isinstance(chat, OpenAIChatModel)
     chat.backoff_s = 0.01
     return chat
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> AccountsService:
-    path = tmp_path / "bnpl.sqlite3"
-    seed_demo(path)
-    return AccountsService(path)
 
 
 @pytest.fixture

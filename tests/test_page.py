@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bnpl_assistant.settings import Settings
-from conftest import KNOWLEDGE, REPO
+from conftest import REPO, copy_of_built
 from fake_openai import FakeOpenAI
 from servers import free_port
 
@@ -35,11 +35,8 @@ def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
     from bnpl_assistant.services import build_desk
     from bnpl_assistant.ui.app import build_app
 
-    base = built[0]
-    data = tmp_path_factory.mktemp("page")
-    shutil.copytree(base.data_dir / "index", data / "index")
-    shutil.copytree(base.data_dir / "cache", data / "cache")
-    settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE, client_rate_limit=0)  # all tests share 127.0.0.1
+    settings = copy_of_built(built, tmp_path_factory.mktemp("page"), client_rate_limit=0)  # all tests: 127.0.0.1
+    data = settings.data_dir
     desk = build_desk(settings, eval_dir=data / "eval", deflection_dir=data / "deflection")
     app = build_app(desk, settings)
     port = free_port()

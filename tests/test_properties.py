@@ -9,7 +9,6 @@ the accounts database.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from bnpl_assistant.kb.articles import Article, parse_article
 from bnpl_assistant.services import build_assistant
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore
-from conftest import KNOWLEDGE, REPO, TINY_TOPICS, write_article
+from conftest import KNOWLEDGE, REPO, TINY_TOPICS, copy_of_built, write_article
 
 PROPS = settings(derandomize=True, deadline=None, database=None, report_multiple_bugs=False,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -87,13 +86,7 @@ def _write(folder: str, name: str, content: str | bytes) -> Path:
 @pytest.fixture(scope="module")
 def sandbox(built, tmp_path_factory) -> Iterator[tuple[Assistant, Path]]:  # type: ignore[no-untyped-def]
     """An assistant on a copy of the session index with its own accounts database, log and hand-offs."""
-    session_assistant = built[2]
-    # Embed the account-intent examples once into the session cache, so the copy below starts warm.
-    session_assistant.actions.nearest(session_assistant.embedder.embed_query("my orders"))
-    data = tmp_path_factory.mktemp("props")
-    shutil.copytree(built[0].index_dir, data / "index")
-    shutil.copytree(built[0].cache_dir, data / "cache")
-    settings_ = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
+    settings_ = copy_of_built(built, tmp_path_factory.mktemp("props"))
     yield build_assistant(settings_), settings_.db_path
 
 

@@ -14,7 +14,6 @@ Floors (never lowered; a miss is reported with the failing cases):
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +28,7 @@ from bnpl_assistant.classify import rules
 from bnpl_assistant.evals import metrics
 from bnpl_assistant.evals.dataset import LoadedDataset, Ticket, load_dataset
 from bnpl_assistant.evals.runner import run_dataset
-from bnpl_assistant.settings import Settings
-from conftest import KNOWLEDGE, REPO
+from conftest import REPO, copy_of_built
 
 EVALS = REPO / "evals"
 Row = dict[str, Any]
@@ -46,13 +44,7 @@ class Harness:
 @pytest.fixture(scope="module")
 def harness(built, tmp_path_factory) -> Iterator[Harness]:  # type: ignore[no-untyped-def]
     """The assistant as ``bnpl-assistant eval`` builds it: the session index, a scratch demo database."""
-    session_assistant = built[2]
-    # Embed the account-intent examples once into the session cache, so the copy below starts warm.
-    session_assistant.actions.nearest(session_assistant.embedder.embed_query("my orders"))
-    data = tmp_path_factory.mktemp("redteam")
-    shutil.copytree(built[0].index_dir, data / "index")
-    shutil.copytree(built[0].cache_dir, data / "cache")
-    settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
+    settings = copy_of_built(built, tmp_path_factory.mktemp("redteam"))
     scratch = services.scratch_database()
     try:
         assistant = services.build_assistant(settings, log_turns=False, db_path=scratch)
