@@ -4,10 +4,5 @@
 # Usage: bash scripts/start.sh [--host 127.0.0.1] [--port 7860]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 ANONYMIZED_TELEMETRY=False
-PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null || PY=python3
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+. scripts/venv.sh ""
 exec .venv/bin/bnpl-assistant serve "$@"
