@@ -85,8 +85,13 @@ def extract_slots(text: str, today: date) -> Slots:
         exact = "." in value
         slots.amounts.append((int(round(float(value) * 100)), exact))
     slots.latest = bool(_LATEST.search(text))
-    slots.words = [w.lower() for w in _WORD.findall(masked)]
+    slots.words = words_of(masked)
     return slots
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-cased words of ``text`` (hyphenated ones kept whole), as order names are matched."""
+    return [w.lower() for w in _WORD.findall(text)]
 
 
 def _parse_date(pattern: re.Pattern[str], m: re.Match[str], today: date) -> date | None:

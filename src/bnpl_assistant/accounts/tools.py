@@ -13,7 +13,7 @@ import re
 from datetime import date
 from typing import Any
 
-from bnpl_assistant.accounts.slots import Slots
+from bnpl_assistant.accounts.slots import Slots, words_of
 
 MAX_TEXT_ARG = 200
 
@@ -58,7 +58,6 @@ def tool_specs() -> list[dict[str, Any]]:
 
 
 _ORDER_ID = re.compile(r"^\s*(?:ord-?)?(\d{5})\s*$", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 def slots_from_arguments(arguments: dict[str, Any]) -> Slots:
@@ -74,7 +73,7 @@ def slots_from_arguments(arguments: dict[str, Any]) -> Slots:
             slots.order_ids.append(order_id.strip()[:MAX_TEXT_ARG])  # not one of ours: refused, reveals nothing
     words = arguments.get("shop_or_item")
     if isinstance(words, str):
-        slots.words = [w.lower() for w in _WORD.findall(words[:MAX_TEXT_ARG])]
+        slots.words = words_of(words[:MAX_TEXT_ARG])
     amount = arguments.get("amount_eur")
     if isinstance(amount, int | float) and not isinstance(amount, bool) and 0 < amount < 100_000:
         cents = int(round(float(amount) * 100))

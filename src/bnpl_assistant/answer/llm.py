@@ -86,7 +86,7 @@ class OpenAIChatModel:
                   history: list[Turn]) -> list[tuple[str, str]]:
         block = "\n\n".join(f"[{p.id}] {p.title}\n{p.text}" for p in passages)
         system = _prompt("system.txt").format(language=LANGUAGE_NAMES.get(language, language), passages=block)
-        return [("system", system), *_history(history[-HISTORY_TURNS:]), ("human", redact(question))]
+        return _conversation(system, history, question)
 
     def _with_retries(self, call: Any) -> Any:
         attempt = 0
@@ -134,7 +134,7 @@ class OpenAIChatModel:
             ProviderError: as :meth:`answer`, and for a tool call whose arguments are not valid JSON.
         """
         system = _prompt("tools.txt").format(language=LANGUAGE_NAMES.get(language, language))
-        messages = [("system", system), *_history(history[-HISTORY_TURNS:]), ("human", redact(question))]
+        messages = _conversation(system, history, question)
         bound = self.client.bind_tools(tools, tool_choice="auto")
 
         def call() -> tuple[str, dict[str, Any]] | None:
@@ -154,10 +154,9 @@ class OpenAIChatModel:
         Raises:
             ProviderError: as :meth:`answer`.
         """
-        lines = []
-        for turn in transcript[-2 * HISTORY_TURNS:]:
-            text = ACCOUNT_REPLY_PLACEHOLDER if turn.get("outcome") == "act" else redact(str(turn.get("text", "")))
-            lines.append(f"{'Customer' if turn.get('role') == 'customer' else 'Assistant'}: {text}")
+        turns = [Turn(str(t.get("role", "")), str(t.get("text", "")), outcome=t.get("outcome"))
+                 for t in transcript[-2 * HISTORY_TURNS:]]
+        lines = [f"{'Customer' if role == 'human' else 'Assistant'}: {text}" for role, text in _history(turns)]
         messages = [("system", _prompt("handoff_summary.txt")), ("human", "\n".join(lines))]
 
         def call() -> str:
@@ -205,6 +204,11 @@ class OpenAIChatModel:
             raise ProviderError(f"{self.name} returned an empty completion")
         if not finished:
             raise ProviderError(f"{self.name} stream ended before the reply was finished")
+
+
+def _conversation(system: str, history: list[Turn], question: str) -> list[tuple[str, str]]:
+    """The system prompt, the last turns and the (redacted) question, as chat messages."""
+    return [("system", system), *_history(history[-HISTORY_TURNS:]), ("human", redact(question))]
 
 
 def _history(turns: list[Turn]) -> list[tuple[str, str]]:
