@@ -103,7 +103,7 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
             events = desk.send_stream(state, text, lang, _client(request))
             if events is None:
                 history.append({"role": "assistant", "content": desk.rate_limited_text(state)})
-                yield history, state, "", "⏳ **Slow down**", gr.update()
+                yield history, state, "", render.SLOW_DOWN, gr.update()
                 return
             written = ""
             for event in events:
@@ -122,7 +122,7 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
             history = list(history or [])
             if reply is None:
                 history.append({"role": "assistant", "content": desk.rate_limited_text(state)})
-                return history, state, "⏳ **Slow down**", ""
+                return history, state, render.SLOW_DOWN, ""
             history.append({"role": "assistant", "content": render.reply_markdown(reply)})
             return history, state, render.badge(reply), ""
 

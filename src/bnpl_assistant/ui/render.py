@@ -15,6 +15,7 @@ BADGES = {
     "refuse": ("⛔", "Can't help with that"),
 }
 TYPING = "✍️ *writing…*"
+SLOW_DOWN = "⏳ **Slow down**"  # the badge when a session or address is over its rate limit
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[a-z][a-z0-9+.-]*:|//|www\.)[^)]*\)", re.IGNORECASE)
