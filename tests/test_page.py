@@ -197,7 +197,7 @@ STREAMED = ["Die Mahngebühr ", "beträgt 7 EUR, ", "wenn eine Rate ", "10 Tage 
 def streaming_model(page_app):  # type: ignore[no-untyped-def]
     """The page's assistant writing answers with a chat model on a scripted local server that sends each
     piece of the reply 0.4 s apart."""
-    from bnpl_assistant.answer.llm import make_chat_model
+    from bnpl_assistant.providers.factory import make_chat_model
 
     assistant = page_app[1].assistant
     with FakeOpenAI() as server:

@@ -16,12 +16,13 @@ from bnpl_assistant.classify import rules
 from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
 from bnpl_assistant.classify.intent import IntentClassifier
 from bnpl_assistant.conversation import Conversation, Reply, Source, Turn
-from bnpl_assistant.embeddings import Embedder, make_embedder
 from bnpl_assistant.errors import ProviderError, StoreUnavailableError
 from bnpl_assistant.kb.topics import TopicCatalog
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
 from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds
+from bnpl_assistant.providers.base import ChatModel, Embedder
+from bnpl_assistant.providers.factory import make_chat_model, make_embedder
 from bnpl_assistant.redact import redact
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage, Retrieval
 from bnpl_assistant.settings import Settings
@@ -31,17 +32,6 @@ log = logging.getLogger(__name__)
 
 FOLLOW_UP_MAX_WORDS = 8
 RETRIEVAL_WEIGHT = 0.1
-
-
-class ChatModel(Protocol):
-    """What the assistant needs from an LLM adapter (see ``answer.llm``)."""
-
-    name: str
-
-    def answer(self, question: str, language: str, passages: list[Passage], history: list[Turn]) -> str: ...
-
-    def stream(self, question: str, language: str, passages: list[Passage],
-               history: list[Turn]) -> Iterator[str]: ...
 
 
 class TurnLog(Protocol):
@@ -116,8 +106,6 @@ class Assistant:
         search = HybridSearch(store, embedder.name)
         search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is trained
         if llm is None and settings.llm != "offline":
-            from bnpl_assistant.answer.llm import make_chat_model
-
             llm = make_chat_model(settings)
         exemplars = load_exemplars(kb.articles, kb.topics.ids)
         vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])

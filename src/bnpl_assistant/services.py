@@ -8,10 +8,11 @@ from pathlib import Path
 
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
-from bnpl_assistant.embeddings import make_embedder
 from bnpl_assistant.ingest import IngestReport, ingest
 from bnpl_assistant.ingest.pipeline import Progress
 from bnpl_assistant.kb.validate import load_knowledge
+from bnpl_assistant.providers.base import as_summariser, as_tool_planner
+from bnpl_assistant.providers.factory import make_embedder
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore
 
@@ -46,7 +47,6 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         from bnpl_assistant.accounts.handoffs import HandoffStore
         from bnpl_assistant.accounts.seed import ensure_demo
         from bnpl_assistant.accounts.service import AccountsService
-        from bnpl_assistant.answer.llm import OpenAIChatModel
 
         path = db_path or settings.db_path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,14 +54,15 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         cache = EmbeddingCache(settings.cache_dir, assistant.embedder)
         # signed out: only a message naming an order or customer id gets the sign-in explanation; other
         # account-flavoured questions ("where's my refund?") are answered from the FAQ.
-        # OpenAI path: the chat model also picks account tools (function calling) and writes hand-off summaries.
-        llm = assistant.llm if isinstance(assistant.llm, OpenAIChatModel) else None
+        # A chat model that declares "tools" / "summaries" also picks account tools (function calling) and
+        # writes hand-off summaries (the OpenAI path).
         assistant.actions = AccountActions(AccountsService(path), assistant.embedder.embed_query,
-                                           signed_out="defer", embed_examples=cache.embed, planner=llm)
+                                           signed_out="defer", embed_examples=cache.embed,
+                                           planner=as_tool_planner(assistant.llm))
         assistant.actions.warm()  # from the disk cache after the first start: milliseconds
         handoffs = HandoffStore.from_settings(settings)
         handoffs.db_path = path
-        handoffs.summariser = llm
+        handoffs.summariser = as_summariser(assistant.llm)
         assistant.handoffs = handoffs
         if log_turns:
             from bnpl_assistant.accounts.convlog import ConversationLog

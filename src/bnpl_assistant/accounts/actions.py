@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import yaml
@@ -41,8 +41,9 @@ from bnpl_assistant.accounts.service import (
 from bnpl_assistant.accounts.slots import Slots, extract_slots, orders_named_by_words
 from bnpl_assistant.accounts.tools import merge_slots, slots_from_arguments, tool_specs
 from bnpl_assistant.classify import rules
-from bnpl_assistant.conversation import Conversation, Reply, Turn
+from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import DataError, ProviderError
+from bnpl_assistant.providers.base import ToolPlanner
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,6 @@ _I = re.IGNORECASE
 _HALLON_ORDER = re.compile(r"\bord-\d{5}\b", _I)
 _ORDINALS = {"first": 0, "1st": 0, "erste": 0, "ersten": 0, "second": 1, "2nd": 1, "zweite": 1, "zweiten": 1,
              "third": 2, "3rd": 2, "dritte": 2, "dritten": 2}
-
-
-class ToolPlanner(Protocol):
-    """A chat model that picks an account tool by function calling (``answer.llm.OpenAIChatModel``)."""
-
-    name: str
-
-    def choose_tool(self, question: str, language: str, history: list[Turn],
-                    tools: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None: ...
 
 
 # -- package data ------------------------------------------------------------------------------------

@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from bnpl_assistant.accounts.db import init_db, session, transaction
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import BnplError
+from bnpl_assistant.providers.base import Summariser
 from bnpl_assistant.redact import redact
 from bnpl_assistant.settings import Settings
 
@@ -55,14 +56,6 @@ _UPDATE_TICKET = ("UPDATE handoffs SET transcript = ?, summary = ?, summary_by =
 _INSERT_TICKET = ("INSERT INTO handoffs (created_at, conversation_id, customer_id, language, reason, topic, "
                   "team, priority, summary, summary_by, transcript, status) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')")
-
-
-class Summariser(Protocol):
-    """Writes a hand-off summary from a redacted transcript (``answer.llm.OpenAIChatModel``)."""
-
-    name: str
-
-    def summarise(self, transcript: list[dict[str, Any]]) -> str: ...
 
 
 class HandoffError(BnplError):

@@ -21,8 +21,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from bnpl_assistant.classify.exemplars import EmbeddingCache, Exemplar, load_exemplars
 from bnpl_assistant.classify.intent import IntentClassifier
-from bnpl_assistant.embeddings import make_embedder
 from bnpl_assistant.kb.validate import load_knowledge
+from bnpl_assistant.providers.factory import make_embedder
 from bnpl_assistant.settings import Settings
 
 BUDGETS = {"offtopic": 0.02, "min_topic_prob": 0.01, "handoff": 0.01, "injection": 0.01}

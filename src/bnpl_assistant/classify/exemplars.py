@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bnpl_assistant.embeddings import Embedder
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.kb.articles import Article
+from bnpl_assistant.providers.base import Embedder
 
 log = logging.getLogger(__name__)
 

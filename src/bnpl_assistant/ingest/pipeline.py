@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bnpl_assistant.embeddings import Embedder
 from bnpl_assistant.ingest.splitter import Chunk, split_article
 from bnpl_assistant.kb.validate import KnowledgeBase, load_knowledge
+from bnpl_assistant.providers.base import Embedder
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import StoredChunk, VectorStore
 

