@@ -38,6 +38,7 @@ ACCOUNT_REPLY_PLACEHOLDER = "[account details shown to the customer; not shared 
 BREAKER_FAILURES = 3  # consecutive failed calls (each after its bounded retries) that open the breaker
 BREAKER_COOLDOWN_S = 30.0
 SUMMARY_MAX_CHARS = 600
+SERVER_ERROR = 500  # this status and above are retried
 
 
 @cache
@@ -52,12 +53,12 @@ def _api_key(settings: Settings) -> SecretStr:
 
 
 def _retryable(exc: Exception) -> bool:
-    import openai
+    import openai  # noqa: PLC0415 - only on the OpenAI path: offline start-up never loads the SDK
 
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | openai.RateLimitError):
         return True
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code >= 500
+        return exc.status_code >= SERVER_ERROR
     return False
 
 
@@ -86,7 +87,7 @@ class OpenAIChatModel:
         self.max_retries = settings.llm_max_retries
         self.backoff_s = 0.2
         if client is None:
-            from langchain_openai import ChatOpenAI
+            from langchain_openai import ChatOpenAI  # noqa: PLC0415 - only on the OpenAI path (start-up time)
 
             client = ChatOpenAI(model=model, api_key=_api_key(settings), base_url=settings.openai_base_url,
                                 timeout=settings.llm_timeout_s, max_retries=0, temperature=0)
@@ -104,7 +105,7 @@ class OpenAIChatModel:
         while True:
             try:
                 return call()
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:  # any error: classified below
                 attempt += 1
                 if not _retryable(exc) or attempt > self.max_retries:
                     raise ProviderError(f"{self.name} failed after {attempt} attempt(s): "
@@ -209,7 +210,7 @@ class OpenAIChatModel:
                 if delta:
                     got_any = True
                     yield delta
-        except Exception as exc:  # noqa: BLE001 - the stream broke after it started
+        except Exception as exc:  # any error: the stream broke after it started
             raise ProviderError(f"{self.name} stream broke: {type(exc).__name__}: {exc}") from exc
         if not got_any:
             raise ProviderError(f"{self.name} returned an empty completion")
@@ -241,7 +242,7 @@ class OpenAIEmbedder:
     def __init__(self, settings: Settings, model: str) -> None:
         if settings.openai_api_key is None and not settings.openai_base_url:
             raise ConfigError("BNPL_EMBEDDER=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")
-        from langchain_openai import OpenAIEmbeddings
+        from langchain_openai import OpenAIEmbeddings  # noqa: PLC0415 - only on the OpenAI path (start-up time)
 
         self.name = f"openai:{model}"
         self._client = OpenAIEmbeddings(model=model, api_key=_api_key(settings),
