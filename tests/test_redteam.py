@@ -14,7 +14,6 @@ Floors (never lowered; a miss is reported with the failing cases):
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bnpl_assistant import services
+from bnpl_assistant import services, storage
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify import rules
 from bnpl_assistant.evals import metrics
@@ -55,11 +54,8 @@ def harness(built, tmp_path_factory) -> Iterator[Harness]:  # type: ignore[no-un
 
 
 def _query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
+    with storage.session(db) as conn:
+        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
 
 
 def _audit_rows(db: Path) -> list[tuple[Any, ...]]:
