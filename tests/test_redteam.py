@@ -53,6 +53,17 @@ def harness(built, tmp_path_factory) -> Iterator[Harness]:  # type: ignore[no-un
         services.remove_scratch(scratch)
 
 
+def test_eval_wiring_leaves_the_live_database_alone(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = copy_of_built(built, tmp_path)
+    scratch = services.scratch_database()
+    try:
+        services.build_assistant(settings, log_turns=False, db_path=scratch)
+        assert scratch.is_file()
+    finally:
+        services.remove_scratch(scratch)
+    assert not settings.db_path.exists()  # the eval's assistant never opened (or created) the live file
+
+
 def _query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with storage.session(db) as conn:
         return [tuple(r) for r in conn.execute(sql, args).fetchall()]
