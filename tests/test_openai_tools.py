@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from bnpl_assistant.accounts.actions import ACTIONS, AccountActions
-from bnpl_assistant.accounts.handoffs import HandoffStore
 from bnpl_assistant.accounts.service import AccountsService
 from bnpl_assistant.accounts.tools import slots_from_arguments, tool_specs
 from bnpl_assistant.conversation import Conversation, Reply, Turn
@@ -19,6 +18,8 @@ from bnpl_assistant.errors import ProviderError
 from bnpl_assistant.providers.factory import make_chat_model
 from bnpl_assistant.providers.openai import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel
 from bnpl_assistant.settings import Settings
+from bnpl_assistant.storage import open_database
+from bnpl_assistant.support.handoffs import HandoffStore
 from fake_openai import FakeOpenAI
 from test_actions import fake_embed
 
@@ -187,7 +188,7 @@ def _escalation(conversation: Conversation) -> Reply:
 
 
 def test_summary_written_by_the_model(server: FakeOpenAI, model: OpenAIChatModel, tmp_path: Path) -> None:
-    store = HandoffStore(tmp_path / "h.sqlite3", summariser=model)
+    store = HandoffStore(open_database(tmp_path / "h.sqlite3"), summariser=model)
     conversation = Conversation(customer_id="cust-001")
     conversation.turns += [Turn("customer", "show my orders", "en"),
                            Turn("assistant", "ord-10001 Nordic Outdoor 89.90 EUR", "en", None, "act"),
@@ -200,7 +201,7 @@ def test_summary_written_by_the_model(server: FakeOpenAI, model: OpenAIChatModel
 
 
 def test_summary_falls_back_to_extractive(server: FakeOpenAI, model: OpenAIChatModel, tmp_path: Path) -> None:
-    store = HandoffStore(tmp_path / "h.sqlite3", summariser=model)
+    store = HandoffStore(open_database(tmp_path / "h.sqlite3"), summariser=model)
     conversation = Conversation()
     conversation.turns.append(Turn("customer", "Someone used my account for an order I never made.", "en"))
     for _ in range(2):

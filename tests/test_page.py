@@ -144,13 +144,14 @@ def test_talk_to_person_creates_ticket_in_agent_desk(page) -> None:  # type: ign
 
 
 def test_thumbs_down_lands_in_the_log(page, page_app) -> None:  # type: ignore[no-untyped-def]
-    from bnpl_assistant.accounts.convlog import ConversationLog
+    from bnpl_assistant.storage import open_database
+    from bnpl_assistant.support.convlog import ConversationLog
 
     ask(page, "How does Pay in 4 work?")
     page.fill("#comment textarea", "too long")
     page.click("#thumbs-down")
     page.wait_for_selector("#feedback-note :text('Thanks')")
-    turns = list(ConversationLog(page_app[2].db_path).iter_turns())
+    turns = list(ConversationLog(open_database(page_app[2].db_path)).iter_turns())
     rated = [t for t in turns if t.feedback == -1]
     assert rated and rated[-1].feedback_comment == "too long"
 

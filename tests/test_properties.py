@@ -9,7 +9,6 @@ the accounts database.
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from bnpl_assistant import storage
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify import rules
 from bnpl_assistant.conversation import OUTCOMES, Conversation
@@ -289,11 +289,8 @@ TABLES = ("audit", "plans", "instalments", "returns", "disputes", "orders")
 
 
 def _snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    conn = sqlite3.connect(db)
-    try:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in TABLES}
-    finally:
-        conn.close()
+    with storage.session(db) as conn:
+        return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in TABLES}
 
 
 WRITE_REQUESTS = st.sampled_from([

@@ -14,7 +14,6 @@ Floors (never lowered; a miss is reported with the failing cases):
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bnpl_assistant import services
+from bnpl_assistant import services, storage
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify import rules
 from bnpl_assistant.evals import metrics
@@ -54,12 +53,20 @@ def harness(built, tmp_path_factory) -> Iterator[Harness]:  # type: ignore[no-un
         services.remove_scratch(scratch)
 
 
-def _query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(db)
+def test_eval_wiring_leaves_the_live_database_alone(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = copy_of_built(built, tmp_path)
+    scratch = services.scratch_database()
     try:
-        return conn.execute(sql, args).fetchall()
+        services.build_assistant(settings, log_turns=False, db_path=scratch)
+        assert scratch.is_file()
     finally:
-        conn.close()
+        services.remove_scratch(scratch)
+    assert not settings.db_path.exists()  # the eval's assistant never opened (or created) the live file
+
+
+def _query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with storage.session(db) as conn:
+        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
 
 
 def _audit_rows(db: Path) -> list[tuple[Any, ...]]:

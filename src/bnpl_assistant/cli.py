@@ -212,20 +212,21 @@ def eval_(
 def seed_demo(reset: Annotated[bool, typer.Option(help="Drop the demo data and seed it again.")] = False) -> None:
     """Create and seed the demo accounts database (deterministic)."""
     from bnpl_assistant.accounts.seed import seed_demo as seed
+    from bnpl_assistant.storage import open_database
 
     settings = _settings()
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
-    counts = seed(settings.db_path, reset=reset)
+    counts = seed(open_database(settings.db_path), reset=reset)
     console.print(f"demo database: {settings.db_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @app.command()
 def handoffs(open_only: Annotated[bool, typer.Option("--open", help="Only open tickets.")] = False) -> None:
     """List hand-off tickets (newest first within priority)."""
-    from bnpl_assistant.accounts.handoffs import HandoffStore
+    from bnpl_assistant.services import build_handoffs
+    from bnpl_assistant.storage import open_database
 
     settings = _settings()
-    store = HandoffStore.from_settings(settings)
+    store = build_handoffs(settings, open_database(settings.db_path))
     table = Table(title=f"hand-offs in {settings.db_path}")
     for col in ("ticket", "priority", "status", "team", "reason", "topic", "customer", "created", "summary"):
         table.add_column(col)

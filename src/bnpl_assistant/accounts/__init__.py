@@ -1,2 +1,2 @@
-"""The accounts database and everything stored in it: customer accounts (behind ``AccountsService``),
-hand-off tickets and the conversation log. One SQLite file, versioned schema (``accounts.db``)."""
+"""The BNPL domain: customers, orders and payment plans behind ``AccountsService``, and the demo seed.
+The tables live in the one database (``bnpl_assistant.storage``)."""

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 
-from bnpl_assistant.accounts.db import migrate, session, transaction
+from bnpl_assistant.storage import Connection, Database, transaction
 
 DEMO_TODAY = date(2026, 11, 20)
 SEED = 20261120
@@ -100,11 +98,11 @@ class _Order:
     disputes: list[dict[str, object]] = field(default_factory=list)
 
 
-def seed_demo(db_path: Path | str, today: date = DEMO_TODAY, reset: bool = False) -> dict[str, int]:
-    """Create the schema and the demo accounts in ``db_path``.
+def seed_demo(database: Database, today: date = DEMO_TODAY, reset: bool = False) -> dict[str, int]:
+    """Add the demo accounts to ``database``.
 
     Args:
-        db_path: the SQLite file (created when missing).
+        database: the opened database (see :func:`bnpl_assistant.storage.open_database`).
         today: the day the demo data is built around; stored as ``meta.demo_today`` so that the accounts
             service uses the same day.
         reset: delete every account row (customers to audit) first; hand-offs and the log are kept.
@@ -113,8 +111,7 @@ def seed_demo(db_path: Path | str, today: date = DEMO_TODAY, reset: bool = False
         Row counts per table after seeding.
     """
     customers, orders = _generate(today)
-    with session(db_path) as conn:
-        migrate(conn)
+    with database.session() as conn:
         with transaction(conn):
             if reset:
                 for table in ACCOUNT_TABLES:
@@ -129,19 +126,16 @@ def seed_demo(db_path: Path | str, today: date = DEMO_TODAY, reset: bool = False
         return counts(conn)
 
 
-def ensure_demo(db_path: Path | str, today: date = DEMO_TODAY) -> bool:
-    """Seed when the database is missing or has no customers (first start). Returns True if it seeded."""
-    path = Path(db_path)
-    if path.exists():
-        with session(path) as conn:
-            migrate(conn)
-            if conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone():
-                return False
-    seed_demo(path, today)
+def ensure_demo(database: Database, today: date = DEMO_TODAY) -> bool:
+    """Seed when the database has no customers yet (first start). Returns True if it seeded."""
+    with database.session() as conn:
+        if conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone():
+            return False
+    seed_demo(database, today)
     return True
 
 
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
+def counts(conn: Connection) -> dict[str, int]:
     """Rows per account table, plus failed and paused instalments."""
     out = {t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
            for t in ("customers", "orders", "plans", "instalments", "returns", "disputes")}
@@ -300,7 +294,7 @@ def _maybe_return_or_dispute(rng: random.Random, order: _Order, today: date) -> 
                                    "status": "decided-for-shop"})
 
 
-def _insert_order(conn: sqlite3.Connection, o: _Order) -> None:
+def _insert_order(conn: Connection, o: _Order) -> None:
     oid, pid = f"ord-{o.num}", f"pln-{o.num}"
     conn.execute("INSERT OR IGNORE INTO orders (id, customer_id, shop, items, amount_cents, currency, "
                  "status, ordered_at, shipped_at) VALUES (?, ?, ?, ?, ?, 'EUR', ?, ?, ?)",

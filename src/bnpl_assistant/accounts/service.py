@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
-from bnpl_assistant.accounts.db import init_db, session, transaction
 from bnpl_assistant.errors import AccountError
 from bnpl_assistant.redact import redact
+from bnpl_assistant.storage import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +184,17 @@ def add_business_days(start: date, days: int) -> date:
 class AccountsService:
     """Reads and changes the signed-in customer's orders and payment plans."""
 
-    def __init__(self, db_path: Path | str, today: date | None = None,
+    def __init__(self, database: Database, today: date | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         """Args:
-            db_path: the SQLite file (migrated on open).
+            database: the opened database (see :func:`bnpl_assistant.storage.open_database`).
             today: the business day; default the seeded ``meta.demo_today`` if present, else the real date.
             clock: timestamps for the audit trail (default: now, UTC).
         """
-        self.db_path = Path(db_path)
-        init_db(self.db_path)
+        self.database = database
         self._clock = clock or (lambda: datetime.now(UTC))
         if today is None:
-            with session(self.db_path) as conn:
+            with database.session() as conn:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'demo_today'").fetchone()
             today = date.fromisoformat(row[0]) if row else date.today()
         self.today = today
@@ -205,30 +202,30 @@ class AccountsService:
     # -- reads -----------------------------------------------------------------------------------------
 
     def customer(self, customer_id: str | None) -> Customer:
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             return self._customer(conn, customer_id)
 
     def list_customers(self) -> list[Customer]:
         """Every demo customer, for the page's "sign in as demo customer" picker (not an account action)."""
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             rows = conn.execute("SELECT id, name, language, payment_method FROM customers ORDER BY id").fetchall()
         return [Customer(r["id"], r["name"], r["language"], r["payment_method"]) for r in rows]
 
     def list_orders(self, customer_id: str | None) -> list[Order]:
         """The customer's orders, newest first."""
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             self._customer(conn, customer_id)
             return self._orders(conn, customer_id)
 
     def get_order(self, customer_id: str | None, order_id: str) -> Order:
         """One of the customer's orders. Raises :class:`OrderNotFound` for any other id."""
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             return self._order(conn, customer_id, order_id)
 
     def payment_schedule(self, customer_id: str | None, order_id: str | None = None) -> list[Payment]:
         """Open instalments (due, failed, paused) of all orders by date; with ``order_id``, every instalment
         of that order (paid ones included)."""
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             if order_id is not None:
                 orders = [self._order(conn, customer_id, order_id)]
             else:
@@ -277,7 +274,7 @@ class AccountsService:
 
     def refund_status(self, customer_id: str | None, order_id: str) -> RefundStatus:
         """Where the money of a returned, cancelled or disputed order stands."""
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             customer = self._customer(conn, customer_id)
             order = self._order(conn, customer_id, order_id)
             ret = conn.execute("SELECT * FROM returns WHERE order_id = ?", (order.id,)).fetchone()
@@ -301,7 +298,7 @@ class AccountsService:
 
     def report_return(self, customer_id: str | None, order_id: str, dry_run: bool = False) -> ActionResult:
         """Record that the parcel went back: the order's open instalments pause for 21 days."""
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
             if order.status == "cancelled":
                 raise PolicyRefused("cancelled",
@@ -334,7 +331,7 @@ class AccountsService:
         the due date, not for financing. Later instalments of a Pay in 4 plan move with it."""
         if days not in EXTENSION_FEES:
             raise PolicyRefused("days", "A due date can be moved by 10 days (free) or by 30 days (1.95 EUR).")
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
             if order.plan == "financing":
                 raise PolicyRefused("financing", "Due dates of financing plans cannot be extended.")
@@ -376,7 +373,7 @@ class AccountsService:
     def retry_failed_payment(self, customer_id: str | None, order_id: str,
                              dry_run: bool = False) -> ActionResult:
         """Collect the order's failed instalments now from the saved payment method."""
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
             failed = [i for i in order.instalments if i.status == "failed"]
             if not failed:
@@ -401,7 +398,7 @@ class AccountsService:
     def open_dispute(self, customer_id: str | None, order_id: str, reason: str,
                      dry_run: bool = False) -> ActionResult:
         """Open a dispute (within 180 days of the purchase); the order's payments pause while it is open."""
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
             existing = conn.execute("SELECT * FROM disputes WHERE order_id = ? AND status = 'open'",
                                     (order.id,)).fetchone()
@@ -439,13 +436,13 @@ class AccountsService:
 
     def audit_trail(self, order_id: str) -> list[dict[str, Any]]:
         """The audit rows of one order, oldest first (for agents and tests; not a customer action)."""
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             rows = conn.execute("SELECT * FROM audit WHERE entity = ? ORDER BY id", (order_id,)).fetchall()
         return [{**dict(r), "before": json.loads(r["before"]), "after": json.loads(r["after"])} for r in rows]
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _audited(self, conn: sqlite3.Connection, customer_id: str | None, action: str, before: Order,
+    def _audited(self, conn: Connection, customer_id: str | None, action: str, before: Order,
                  details: dict[str, Any]) -> ActionResult:
         after = self._order(conn, customer_id, before.id)
         conn.execute("INSERT INTO audit (at, actor, action, entity, before, after) VALUES (?, ?, ?, ?, ?, ?)",
@@ -456,13 +453,13 @@ class AccountsService:
         return ActionResult(action, after, True, details)
 
     @staticmethod
-    def _last_result(conn: sqlite3.Connection, order_id: str, action: str) -> dict[str, Any] | None:
+    def _last_result(conn: Connection, order_id: str, action: str) -> dict[str, Any] | None:
         row = conn.execute("SELECT after FROM audit WHERE entity = ? AND action = ? ORDER BY id DESC LIMIT 1",
                            (order_id, action)).fetchone()
         return dict(json.loads(row[0])["result"]) if row else None
 
     @staticmethod
-    def _customer(conn: sqlite3.Connection, customer_id: str | None) -> Customer:
+    def _customer(conn: Connection, customer_id: str | None) -> Customer:
         if not customer_id:
             raise NotSignedIn()
         row = conn.execute("SELECT id, name, language, payment_method FROM customers WHERE id = ?",
@@ -471,7 +468,7 @@ class AccountsService:
             raise NotSignedIn()
         return Customer(row["id"], row["name"], row["language"], row["payment_method"])
 
-    def _order(self, conn: sqlite3.Connection, customer_id: str | None, order_id: str) -> Order:
+    def _order(self, conn: Connection, customer_id: str | None, order_id: str) -> Order:
         self._customer(conn, customer_id)
         oid = (order_id or "").strip().lower()
         found = self._orders(conn, customer_id, oid)
@@ -480,7 +477,7 @@ class AccountsService:
         return found[0]
 
     @staticmethod
-    def _orders(conn: sqlite3.Connection, customer_id: str | None,
+    def _orders(conn: Connection, customer_id: str | None,
                 order_id: str | None = None) -> list[Order]:
         sql = ("SELECT o.*, p.id AS plan_id, p.kind, p.months, p.status AS plan_status, p.extension_days, "
                "r.status AS return_status, r.pause_until, "

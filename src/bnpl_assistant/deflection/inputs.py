@@ -1,21 +1,20 @@
 """The resolution rate and its 95% interval, from an eval run or from the live conversation log.
 
 Reads what other modules write and never writes it: ``DIR/<dataset>/metrics.json`` from the eval
-harness, and the ``turns`` table of the assistant's SQLite log.
+harness, and the assistant's conversation log through its storage reader.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sqlite3
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bnpl_assistant.deflection.scenario import ResolutionSpec
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.storage import MissingSchemaError, OperationalError, read_log_resolution
 
 Z95 = 1.959963984540054
 
@@ -157,13 +156,15 @@ def _pool(parts: list[tuple[float, tuple[float, float, float]]]) -> tuple[float,
 
 
 def resolution_from_log(db_path: Path) -> ResolutionInput:
-    """Resolution rate from the assistant's conversation log (SQLite table ``turns``).
+    """Resolution rate from the assistant's conversation log.
 
-    A conversation is contained when none of its turns has outcome ``escalate``, and resolved when
-    it is contained and got no thumbs-down (feedback -1). The interval is Wilson's 95% score interval.
+    Containment and resolution are defined once, in :class:`bnpl_assistant.storage.ResolutionCounts`
+    (the dashboard shows the same figures): a conversation is contained when none of its turns has
+    outcome ``escalate``, and resolved when it is contained and got no thumbs-down (feedback -1). The
+    interval is Wilson's 95% score interval.
 
     Args:
-        db_path: The SQLite file the assistant writes.
+        db_path: The SQLite file the assistant writes (opened read-only).
 
     Returns:
         The resolution rate, its interval, the containment rate and the conversation count.
@@ -174,24 +175,15 @@ def resolution_from_log(db_path: Path) -> ResolutionInput:
     run_first = "run the assistant first (`bnpl-assistant chat` or the web page) so it logs conversations"
     if not Path(db_path).is_file():
         raise DataError(f"no conversation log at {db_path}: {run_first}")
-    query = """
-        SELECT COUNT(*),
-               SUM(escalated = 0),
-               SUM(escalated = 0 AND thumbs_down = 0)
-        FROM (SELECT conversation_id,
-                     MAX(COALESCE(outcome, '') = 'escalate') AS escalated,
-                     MAX(COALESCE(feedback, 0) = -1) AS thumbs_down
-              FROM turns GROUP BY conversation_id)
-    """
     try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-            n, contained, resolved = conn.execute(query).fetchone()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc) or "no such column" in str(exc):
-            raise DataError(f"{db_path} has no conversation log ({exc}): {run_first}") from exc
+        counts = read_log_resolution(db_path)
+    except MissingSchemaError as exc:
+        raise DataError(f"{db_path} has no conversation log ({exc}): {run_first}") from exc
+    except OperationalError as exc:
         raise DataError(f"cannot read the conversation log: {exc}", path=str(db_path)) from exc
+    n, resolved = counts.conversations, counts.resolved
     if not n:
         raise DataError(f"the conversation log at {db_path} is empty: {run_first}")
     low, high = wilson_interval(resolved, n)
-    return ResolutionInput(resolved / n, min(low, resolved / n), max(high, resolved / n), contained / n, n,
+    return ResolutionInput(resolved / n, min(low, resolved / n), max(high, resolved / n), counts.contained / n, n,
                            f"conversation log {db_path}: {n} conversations")

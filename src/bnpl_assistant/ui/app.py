@@ -1,6 +1,6 @@
 """The Gradio Blocks app. Built by ``build_app(desk, settings)`` and launched separately.
 
-Handlers translate between widgets and :class:`~bnpl_assistant.desk.SupportDesk`; they hold no business
+Handlers translate between widgets and :class:`~bnpl_assistant.support.desk.SupportDesk`; they hold no business
 logic. The chat handler is a generator, so replies written by a chat model stream into the page token by
 token; offline replies arrive whole. Per-visitor state lives in ``gr.State`` (one per browser tab), so one
 visitor never sees another's conversation or account. Concurrency: the queue runs at most
@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from bnpl_assistant.desk import Session, SupportDesk
 from bnpl_assistant.settings import Settings
+from bnpl_assistant.support.desk import Session, SupportDesk
 from bnpl_assistant.ui import plots, render
 
 CONCURRENCY_LIMIT = 4  # offline replies take ~20 ms of CPU; 4 keeps 2 cores busy without queue stalls

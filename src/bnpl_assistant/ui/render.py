@@ -94,7 +94,8 @@ def stats_markdown(stats: Any) -> str:
     rows = [
         ("Conversations", str(stats.conversations)), ("Turns", str(stats.turns)),
         ("Containment (never handed off)", pct(stats.containment)),
-        ("Resolution by feedback (👍 of rated)", f"{pct(stats.resolution)} of {stats.rated} rated"),
+        ("Resolution (contained, no 👎)", pct(stats.resolution)),
+        ("Feedback (👍 of rated)", f"{stats.thumbs_up} of {stats.rated} rated"),
         ("Latency p50 / p95 (ms)", f"{stats.latency_p50_ms or 0:.0f} / {stats.latency_p95_ms or 0:.0f}"),
     ]
     table = "| live figure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)

@@ -1,19 +1,12 @@
-"""The one SQLite file that holds the accounts, the hand-off tickets and the conversation log.
+"""The schema of every table (accounts, hand-offs, outbox, conversation log) as numbered migrations.
 
-``connect`` opens a connection set up for several readers and one writer at a time (WAL, foreign keys,
-busy timeout); ``migrate`` brings the schema to the latest version. Migrations are append-only: never edit
-a released one, add the next number.
+``migrate`` brings a file to the latest version. Migrations are append-only: never edit a released one,
+add the next number (``tests/data/db_schema_v2.sql`` is a file from version 2 that must keep upgrading).
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from pathlib import Path
-
-BUSY_TIMEOUT_MS = 5000
+from bnpl_assistant.storage.connection import Connection, transaction
 
 # (version, statements). Each migration runs in one transaction together with its schema_version row.
 MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
@@ -146,38 +139,7 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
-def connect(db_path: Path | str) -> sqlite3.Connection:
-    """Open ``db_path`` (creating its folder) in autocommit mode; use :func:`transaction` for writes.
-
-    WAL lets the page read the log while a turn is written; the busy timeout makes a second writer wait
-    instead of failing at once.
-    """
-    path = Path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction. ``BEGIN IMMEDIATE`` takes the write lock up front, so a check made inside
-    (e.g. "already reported?") still holds when the write happens."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: Connection) -> int:
     """The highest applied migration, 0 for a new file."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
                  "applied_at TEXT NOT NULL)")
@@ -185,7 +147,7 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: Connection) -> int:
     """Apply every migration newer than the file's version; safe to run again (and concurrently).
 
     Returns:
@@ -202,43 +164,3 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, datetime('now'))",
                          (version,))
     return schema_version(conn)
-
-
-def init_db(db_path: Path | str) -> int:
-    """Create or upgrade the database at ``db_path``; returns the schema version."""
-    with closing(connect(db_path)) as conn:
-        return migrate(conn)
-
-
-class ThreadConnections:
-    """One long-lived connection per thread to one database file, for the hot path (a turn is logged on
-    every message; opening a connection and setting its PRAGMAs costs about as much as the write itself).
-    Per thread, so threads stay independent as with :func:`session`; a connection that fails is dropped and
-    the next use opens a fresh one."""
-
-    def __init__(self, db_path: Path | str) -> None:
-        self.db_path = Path(db_path)
-        self._local = threading.local()
-
-    @contextmanager
-    def session(self) -> Iterator[sqlite3.Connection]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.db_path)
-            self._local.conn = conn
-        try:
-            yield conn
-        except sqlite3.Error:
-            self._local.conn = None
-            conn.close()
-            raise
-
-
-@contextmanager
-def session(db_path: Path | str) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection, closed afterwards (one per operation keeps threads independent)."""
-    conn = connect(db_path)
-    try:
-        yield conn
-    finally:
-        conn.close()

@@ -1,11 +1,10 @@
-"""Hand-off tickets: what a person needs to take a conversation over, and an outbox to a help desk.
+"""Hand-off tickets: what a person needs to take a conversation over.
 
 ``HandoffStore`` implements the assistant's ``HandoffSink``. A ticket holds the customer, language,
 reason, topic, team, priority (fraud and hardship first), a short summary (extractive, or written by the
-chat model on the OpenAI path) and the full transcript, redacted. With a webhook URL, every new ticket is
-queued in the ``outbox`` table in the same transaction as the ticket, and
-:meth:`HandoffStore.deliver_outbox` POSTs the queue as JSON: an outage of the help desk loses nothing, the
-items wait for the next call.
+chat model on the OpenAI path) and the full transcript, redacted. With a webhook URL, every new or updated
+ticket is queued in the :class:`~bnpl_assistant.support.outbox.Outbox` in the same transaction as the
+ticket.
 """
 
 from __future__ import annotations
@@ -13,22 +12,20 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bnpl_assistant.accounts.db import init_db, session, transaction
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import BnplError
 from bnpl_assistant.providers.base import Summariser
 from bnpl_assistant.redact import redact
-from bnpl_assistant.settings import Settings
+from bnpl_assistant.storage import Connection, Database, Row
+from bnpl_assistant.support.outbox import DeliveryReport, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +35,6 @@ TEAM_PRIORITY = {"fraud": 1, "customer-care-hardship": 1, "collections": 2, "cus
 DEFAULT_PRIORITY = 5
 SUMMARY_SENTENCES = 3
 SUMMARY_CHARS = 400
-RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 # Words that make a sentence worth keeping in the summary (what happened, with what, how urgent).
 _SIGNAL = re.compile(
@@ -64,6 +60,8 @@ class HandoffError(BnplError):
 
 @dataclass(frozen=True)
 class Ticket:
+    """One hand-off ticket as an agent (and the help desk's webhook) sees it."""
+
     ticket: str
     created_at: str
     conversation_id: str
@@ -86,53 +84,32 @@ class Ticket:
         return {"event": event, **asdict(self)}
 
 
-@dataclass(frozen=True)
-class DeliveryReport:
-    delivered: int
-    pending: int
-    rejected: int
-    attempts: int
-
-
 class HandoffStore:
-    """Hand-off tickets in the SQLite database, with an optional webhook outbox."""
+    """Hand-off tickets in the database, with the webhook outbox."""
 
-    def __init__(self, db_path: Path | str, webhook_url: str = "",
+    def __init__(self, database: Database, webhook_url: str = "",
                  priorities: Mapping[str, int] | None = None,
                  *, timeout_s: float = 5.0, attempts_per_call: int = 3, backoff_s: float = 0.5,
                  clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
                  transport: httpx.BaseTransport | None = None, summariser: Summariser | None = None) -> None:
         """Args:
-            db_path: the SQLite file (migrated on open).
-            webhook_url: where :meth:`deliver_outbox` POSTs new tickets; empty: no outbox.
+            database: the opened database (see :func:`bnpl_assistant.storage.open_database`).
+            webhook_url: where new and updated tickets are sent through the outbox; empty: not queued.
             priorities: topic id -> priority (1 first), e.g. from ``knowledge/topics.yaml``; teams fall
                 back to :data:`TEAM_PRIORITY`.
-            timeout_s, attempts_per_call, backoff_s: per POST timeout, tries per item and call, first
-                back-off (doubling).
+            timeout_s, attempts_per_call, backoff_s: the outbox's per POST timeout, tries per item and
+                call, first back-off (doubling).
             clock, sleep, transport: injectable for tests.
-            summariser: a chat model that writes the summary (OpenAI path); set later as
-                ``store.summariser``. Without one, or when it fails, the summary is extractive.
+            summariser: a chat model that writes the summary (OpenAI path). Without one, or when it fails,
+                the summary is extractive.
         """
-        self.db_path = Path(db_path)
+        self.database = database
         self.webhook_url = webhook_url.strip()
         self.priorities = dict(priorities or {})
-        self.timeout_s = timeout_s
-        self.attempts_per_call = max(1, attempts_per_call)
-        self.backoff_s = backoff_s
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._sleep = sleep
-        self._transport = transport
         self.summariser = summariser
-        init_db(self.db_path)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> HandoffStore:
-        """The store at ``settings.db_path`` with the webhook and topic priorities from the settings."""
-        from bnpl_assistant.kb.topics import load_topics
-
-        path = settings.knowledge_dir / "topics.yaml"
-        priorities = {t.id: t.priority for t in load_topics(path)} if path.exists() else {}
-        return cls(settings.db_path, settings.handoff_webhook, priorities)
+        self.outbox = Outbox(database, self.webhook_url, timeout_s=timeout_s, attempts_per_call=attempts_per_call,
+                             backoff_s=backoff_s, clock=self._clock, sleep=sleep, transport=transport)
 
     # -- HandoffSink ---------------------------------------------------------------------------------
 
@@ -149,7 +126,7 @@ class HandoffStore:
         now = self._now()
         body = json.dumps(transcript, ensure_ascii=False)
         reason = reply.reason or "escalate"
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             row = conn.execute(_OPEN_FOR_CONVERSATION, (conversation.id,)).fetchone()
             if row is not None:
                 number, event = row["ticket"], "handoff.updated"
@@ -163,9 +140,7 @@ class HandoffStore:
                 number = f"HND-{cur.lastrowid:06d}"
                 conn.execute("UPDATE handoffs SET ticket = ? WHERE id = ?", (number, cur.lastrowid))
             if self.webhook_url:
-                payload = json.dumps(self._get(conn, number).to_payload(event), ensure_ascii=False)
-                conn.execute("INSERT INTO outbox (ticket, url, payload, status, created_at) "
-                             "VALUES (?, ?, ?, 'pending', ?)", (number, self.webhook_url, payload, now))
+                self.outbox.enqueue(conn, number, self._get(conn, number).to_payload(event), now)
         log.info("hand-off %s to %s (priority %s)", number, team, priority)
         return str(number)
 
@@ -182,12 +157,18 @@ class HandoffStore:
     # -- agents --------------------------------------------------------------------------------------
 
     def priority(self, topic: str | None, team: str | None) -> int:
+        """The topic's priority when it has one, else the team's (1 is handled first)."""
         if topic and topic in self.priorities:
             return int(self.priorities[topic])
         return TEAM_PRIORITY.get(team or "", DEFAULT_PRIORITY)
 
     def get(self, ticket: str) -> Ticket:
-        with session(self.db_path) as conn:
+        """One ticket by number (``HND-000123``, or just ``123``).
+
+        Raises:
+            HandoffError: no such ticket.
+        """
+        with self.database.session() as conn:
             return self._get(conn, ticket)
 
     def list(self, open_only: bool = False) -> list[Ticket]:
@@ -196,14 +177,14 @@ class HandoffStore:
         if open_only:
             sql += " WHERE status != 'closed'"
         sql += " ORDER BY status = 'closed', priority, id"
-        with session(self.db_path) as conn:
+        with self.database.session() as conn:
             return [_ticket(r) for r in conn.execute(sql).fetchall()]
 
     def claim(self, ticket: str, agent: str) -> Ticket:
         """An agent takes the ticket. Claiming one's own ticket again changes nothing."""
         if not agent.strip():
             raise HandoffError("name the agent who claims the ticket")
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             current = self._get(conn, ticket)
             if current.status == "closed":
                 raise HandoffError(f"{current.ticket} is closed")
@@ -217,7 +198,7 @@ class HandoffStore:
 
     def close(self, ticket: str) -> Ticket:
         """Close the ticket (closing it again changes nothing)."""
-        with session(self.db_path) as conn, transaction(conn):
+        with self.database.write() as conn:
             current = self._get(conn, ticket)
             if current.status != "closed":
                 conn.execute("UPDATE handoffs SET status = 'closed', closed_at = ? WHERE ticket = ?",
@@ -227,55 +208,12 @@ class HandoffStore:
     # -- outbox --------------------------------------------------------------------------------------
 
     def pending_outbox(self) -> int:
-        with session(self.db_path) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
+        """Outbox items waiting for delivery."""
+        return self.outbox.pending()
 
     def deliver_outbox(self, limit: int = 100) -> DeliveryReport:
-        """POST pending outbox items (oldest first) to their webhook, retrying timeouts, 429 and 5xx with
-        back-off. Delivered items are marked; after an item exhausts its tries the call stops (the help
-        desk is down) and everything left stays pending for the next call. Other 4xx answers mark the item
-        ``rejected`` (kept, not retried)."""
-        with session(self.db_path) as conn:
-            items = conn.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?",
-                                 (limit,)).fetchall()
-        delivered = rejected = attempts = 0
-        if items:
-            with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
-                for item in items:
-                    status, tries, error = self._post(client, item)
-                    attempts += tries
-                    with session(self.db_path) as conn, transaction(conn):
-                        conn.execute("UPDATE outbox SET status = ?, attempts = attempts + ?, last_error = ?, "
-                                     "delivered_at = ? WHERE id = ?",
-                                     (status, tries, error, self._now() if status == "delivered" else None,
-                                      item["id"]))
-                    if status == "delivered":
-                        delivered += 1
-                    elif status == "rejected":
-                        rejected += 1
-                    else:
-                        log.warning("webhook unavailable (%s); %s stays in the outbox", error, item["ticket"])
-                        break
-        return DeliveryReport(delivered, self.pending_outbox(), rejected, attempts)
-
-    def _post(self, client: httpx.Client, item: sqlite3.Row) -> tuple[str, int, str | None]:
-        error: str | None = None
-        for attempt in range(self.attempts_per_call):
-            if attempt:
-                self._sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                response = client.post(item["url"], content=item["payload"].encode("utf-8"),
-                                       headers={"Content-Type": "application/json",
-                                                "Idempotency-Key": f"{item['ticket']}-{item['id']}"})
-            except httpx.TransportError as exc:  # connection refused, timeout, reset
-                error = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.is_success:
-                return "delivered", attempt + 1, None
-            error = f"HTTP {response.status_code}"
-            if response.status_code not in RETRYABLE_STATUS:
-                return "rejected", attempt + 1, error
-        return "pending", self.attempts_per_call, error
+        """Deliver the outbox now (see :meth:`Outbox.deliver`)."""
+        return self.outbox.deliver(limit)
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -283,7 +221,7 @@ class HandoffStore:
         return self._clock().isoformat(timespec="seconds")
 
     @staticmethod
-    def _get(conn: sqlite3.Connection, ticket: str) -> Ticket:
+    def _get(conn: Connection, ticket: str) -> Ticket:
         number = ticket.strip().upper()
         if number.isdigit():
             number = f"HND-{int(number):06d}"
@@ -293,7 +231,7 @@ class HandoffStore:
         return _ticket(row)
 
 
-def _ticket(row: sqlite3.Row) -> Ticket:
+def _ticket(row: Row) -> Ticket:
     return Ticket(
         ticket=row["ticket"], created_at=row["created_at"], conversation_id=row["conversation_id"],
         customer_id=row["customer_id"], language=row["language"], reason=row["reason"], topic=row["topic"],

@@ -34,6 +34,7 @@ class Session:
     replies: list[Reply] = field(default_factory=list)
 
     def allow(self, now: float | None = None) -> bool:
+        """Admit one message unless the session is over its rate limit."""
         return _admit(self.sent, RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_S, now)
 
 
@@ -63,6 +64,7 @@ class ClientLimiter:
         self._lock = threading.Lock()
 
     def allow(self, client: str | None, now: float | None = None) -> bool:
+        """Admit one request from ``client`` unless it is over its limit (always, without an address)."""
         if self.limit <= 0 or not client:
             return True
         now = time.monotonic() if now is None else now
@@ -82,6 +84,8 @@ RATE_LIMITED = {
 
 
 class SupportDesk:
+    """The desk's operations over the assistant and its stores (each store optional)."""
+
     def __init__(self, assistant: Assistant, handoffs: Any = None, turn_log: Any = None, accounts: Any = None,
                  eval_dir: Path | None = None, deflection_dir: Path | None = None,
                  client_limit: int = CLIENT_RATE_LIMIT) -> None:
@@ -96,6 +100,7 @@ class SupportDesk:
     # -- customer side -------------------------------------------------------------------------------
 
     def new_session(self, customer_id: str | None = None) -> Session:
+        """A fresh session, signed in as ``customer_id`` when given."""
         return Session(Conversation(customer_id=customer_id or None))
 
     def sign_in(self, session: Session, customer_id: str | None) -> Session:
@@ -140,9 +145,11 @@ class SupportDesk:
         return reply
 
     def rate_limited_text(self, session: Session) -> str:
+        """The "slow down" message in the conversation's language."""
         return RATE_LIMITED.get(session.conversation.language or "en", RATE_LIMITED["en"])
 
     def feedback(self, turn_id: int | None, value: int, comment: str | None = None) -> bool:
+        """Record a thumbs up (1) or down (-1) on a logged turn; False when there is no log or turn."""
         if self.turn_log is None or turn_id is None:
             return False
         self.turn_log.feedback(turn_id, value, (comment or "")[:MAX_COMMENT_CHARS] or None)
@@ -157,20 +164,25 @@ class SupportDesk:
     # -- agent desk ----------------------------------------------------------------------------------
 
     def tickets(self, open_only: bool = True) -> list[Any]:
+        """Hand-off tickets in the order agents take them."""
         return self.handoffs.list(open_only=open_only) if self.handoffs is not None else []
 
     def ticket(self, ticket_id: str) -> Any:
+        """One hand-off ticket."""
         return self.handoffs.get(ticket_id)
 
     def claim(self, ticket_id: str, agent: str) -> Any:
+        """An agent takes a ticket."""
         return self.handoffs.claim(ticket_id, agent or "agent")
 
     def close(self, ticket_id: str) -> Any:
+        """Close a ticket."""
         return self.handoffs.close(ticket_id)
 
     # -- dashboard -----------------------------------------------------------------------------------
 
     def live_stats(self) -> Any:
+        """The conversation log's figures for the dashboard, or None without a log."""
         return self.turn_log.stats() if self.turn_log is not None else None
 
     def latest_eval(self) -> dict[str, Any]:
