@@ -23,7 +23,7 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     report = ingest(settings, store, embedder, rebuild=rebuild, progress=progress)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
-    from bnpl_assistant.accounts.actions import load_intents
+    from bnpl_assistant.act.intents import load_intents
 
     account_examples = [text for _, text in load_intents().exemplars]
     EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars] + account_examples)
@@ -42,10 +42,10 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
     """
     assistant = Assistant.from_settings(settings)
     if accounts:
-        from bnpl_assistant.accounts.actions import AccountActions
         from bnpl_assistant.accounts.handoffs import HandoffStore
         from bnpl_assistant.accounts.seed import ensure_demo
         from bnpl_assistant.accounts.service import AccountsService
+        from bnpl_assistant.act.agent import AccountAgent
         from bnpl_assistant.answer.llm import OpenAIChatModel
 
         path = db_path or settings.db_path
@@ -56,8 +56,8 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         # account-flavoured questions ("where's my refund?") are answered from the FAQ.
         # OpenAI path: the chat model also picks account tools (function calling) and writes hand-off summaries.
         llm = assistant.llm if isinstance(assistant.llm, OpenAIChatModel) else None
-        assistant.actions = AccountActions(AccountsService(path), assistant.embedder.embed_query,
-                                           signed_out="defer", embed_examples=cache.embed, planner=llm)
+        assistant.actions = AccountAgent(AccountsService(path), assistant.embedder.embed_query,
+                                         signed_out="defer", embed_examples=cache.embed, planner=llm)
         assistant.actions.warm()  # from the disk cache after the first start: milliseconds
         handoffs = HandoffStore.from_settings(settings)
         handoffs.db_path = path
