@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from bnpl_assistant.accounts.actions import ACTIONS, AccountActions
 from bnpl_assistant.accounts.service import AccountsService
-from bnpl_assistant.accounts.tools import slots_from_arguments, tool_specs
+from bnpl_assistant.act.agent import AccountAgent
+from bnpl_assistant.act.registry import ACTIONS, tool_specs
+from bnpl_assistant.act.toolcall import slots_from_arguments
 from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.errors import ProviderError
 from bnpl_assistant.providers.factory import make_chat_model
@@ -42,11 +43,11 @@ def model(server: FakeOpenAI) -> OpenAIChatModel:
 
 
 @pytest.fixture
-def actions(svc: AccountsService, model: OpenAIChatModel) -> AccountActions:
-    return AccountActions(svc, fake_embed, planner=model)
+def actions(svc: AccountsService, model: OpenAIChatModel) -> AccountAgent:
+    return AccountAgent(svc, fake_embed, planner=model)
 
 
-def say(actions: AccountActions, conversation: Conversation, text: str) -> Reply | None:
+def say(actions: AccountAgent, conversation: Conversation, text: str) -> Reply | None:
     conversation.turns.append(Turn("customer", text, "en"))
     reply = actions.handle(conversation, text, "en", fake_embed(text))
     if reply is not None:
@@ -109,7 +110,7 @@ def test_choose_tool_text_means_no_tool_and_bad_json_is_a_fault(server: FakeOpen
 # -- actions chosen by the model -------------------------------------------------------------------------
 
 
-def test_model_chooses_a_read_action(server: FakeOpenAI, actions: AccountActions, svc: AccountsService) -> None:
+def test_model_chooses_a_read_action(server: FakeOpenAI, actions: AccountAgent, svc: AccountsService) -> None:
     cid = "cust-001"
     nxt = svc.next_payment(cid)
     assert nxt is not None
@@ -120,7 +121,7 @@ def test_model_chooses_a_read_action(server: FakeOpenAI, actions: AccountActions
     assert nxt.due_date.isoformat() in reply.text and nxt.amount in reply.text  # figures from the database
 
 
-def test_model_write_still_needs_a_deterministic_yes(server: FakeOpenAI, actions: AccountActions,
+def test_model_write_still_needs_a_deterministic_yes(server: FakeOpenAI, actions: AccountAgent,
                                                      svc: AccountsService) -> None:
     cid, order = next((c, o) for c in (f"cust-{i:03d}" for i in range(1, 61)) for o in svc.list_orders(c)
                       if o.status == "delivered" and o.return_status is None and o.next_instalment is not None)
@@ -136,7 +137,7 @@ def test_model_write_still_needs_a_deterministic_yes(server: FakeOpenAI, actions
     assert svc.get_order(cid, order.id).return_status == "reported"
 
 
-def test_model_named_orders_of_others_get_the_same_refusal(server: FakeOpenAI, actions: AccountActions,
+def test_model_named_orders_of_others_get_the_same_refusal(server: FakeOpenAI, actions: AccountAgent,
                                                            svc: AccountsService) -> None:
     other = svc.list_orders("cust-002")[0]
     server.enqueue(kind="tool_call", name="payment_schedule", arguments={"order_id": other.id})
@@ -148,7 +149,7 @@ def test_model_named_orders_of_others_get_the_same_refusal(server: FakeOpenAI, a
     assert other.id not in theirs.text and other.shop not in theirs.text
 
 
-def test_invented_customer_argument_is_ignored(server: FakeOpenAI, actions: AccountActions,
+def test_invented_customer_argument_is_ignored(server: FakeOpenAI, actions: AccountAgent,
                                                svc: AccountsService) -> None:
     server.enqueue(kind="tool_call", name="list_orders", arguments='{"customer_id": "cust-002"}')
     reply = say(actions, Conversation(customer_id="cust-001"), "list my orders")
@@ -157,13 +158,13 @@ def test_invented_customer_argument_is_ignored(server: FakeOpenAI, actions: Acco
     assert not any(o.id in reply.text for o in svc.list_orders("cust-002"))
 
 
-def test_no_tool_leaves_it_to_the_faq(server: FakeOpenAI, actions: AccountActions) -> None:
+def test_no_tool_leaves_it_to_the_faq(server: FakeOpenAI, actions: AccountAgent) -> None:
     server.enqueue(kind="text", content="NONE")
     assert say(actions, Conversation(customer_id="cust-001"), "how does pay in 4 work?") is None
 
 
 def test_unknown_tool_and_outage_fall_back_to_the_offline_detector(server: FakeOpenAI,
-                                                                   actions: AccountActions) -> None:
+                                                                   actions: AccountAgent) -> None:
     server.enqueue(kind="tool_call", name="refund_everything", arguments={})
     reply = say(actions, Conversation(customer_id="cust-001"), "when is my next payment?")
     assert reply is not None and reply.outcome == "act" and reply.tool == "next_payment"
@@ -174,7 +175,7 @@ def test_unknown_tool_and_outage_fall_back_to_the_offline_detector(server: FakeO
     assert reply is not None and reply.tool == "next_payment" and reply.fell_back and "503" in reply.fallback_reason
 
 
-def test_signed_out_never_calls_the_model(server: FakeOpenAI, actions: AccountActions) -> None:
+def test_signed_out_never_calls_the_model(server: FakeOpenAI, actions: AccountAgent) -> None:
     reply = say(actions, Conversation(), "when is my next payment for ord-10001?")
     assert reply is not None and reply.reason == "signed-out" and server.calls == []
 

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bnpl_assistant.act.state import PendingAction
+
 OUTCOMES = ("answer", "escalate", "refuse", "act")
 
 
@@ -25,7 +27,7 @@ class Conversation:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     customer_id: str | None = None
     turns: list[Turn] = field(default_factory=list)
-    pending_action: dict[str, Any] | None = None  # an account write waiting for "yes"
+    pending_action: PendingAction | None = None  # the account question waiting for the next message
 
     @property
     def language(self) -> str | None:

@@ -31,7 +31,7 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     report = ingest(settings, store, embedder, rebuild=rebuild, progress=progress)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
-    from bnpl_assistant.accounts.actions import load_intents
+    from bnpl_assistant.act.intents import load_intents
 
     account_examples = [text for _, text in load_intents().exemplars]
     EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars] + account_examples)
@@ -51,9 +51,9 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
     """
     assistant = Assistant.from_settings(settings)
     if accounts:
-        from bnpl_assistant.accounts.actions import AccountActions
         from bnpl_assistant.accounts.seed import ensure_demo
         from bnpl_assistant.accounts.service import AccountsService
+        from bnpl_assistant.act.agent import AccountAgent
         from bnpl_assistant.storage import open_database
 
         database = open_database(db_path or settings.db_path)
@@ -63,9 +63,9 @@ def build_assistant(settings: Settings, accounts: bool = True, log_turns: bool =
         # account-flavoured questions ("where's my refund?") are answered from the FAQ.
         # A chat model that declares "tools" / "summaries" also picks account tools (function calling) and
         # writes hand-off summaries (the OpenAI path).
-        assistant.actions = AccountActions(AccountsService(database), assistant.embedder.embed_query,
-                                           signed_out="defer", embed_examples=cache.embed,
-                                           planner=as_tool_planner(assistant.llm))
+        assistant.actions = AccountAgent(AccountsService(database), assistant.embedder.embed_query,
+                                         signed_out="defer", embed_examples=cache.embed,
+                                         planner=as_tool_planner(assistant.llm))
         assistant.actions.warm()  # from the disk cache after the first start: milliseconds
         assistant.handoffs = build_handoffs(settings, database, summariser=as_summariser(assistant.llm))
         if log_turns:

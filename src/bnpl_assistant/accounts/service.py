@@ -294,22 +294,43 @@ class AccountsService:
             return replace(base, state="dispute-open")
         return base
 
+    def eligible(self, action: str, order: Order) -> bool:
+        """Whether ``action`` can be done on ``order`` today under the policy (reads nothing). The writes check
+        this first: an order that is not eligible gets the policy's refusal, or the earlier result of the same
+        write. ``refund_status``: the order has a return, a cancellation or an open dispute to report on."""
+        if action == "report_return":
+            return order.status != "cancelled" and order.return_status is None
+        if action == "extend_due_date":
+            nxt = order.next_instalment
+            return (order.plan != "financing" and order.extension_days is None and nxt is not None
+                    and nxt.status == "due" and nxt.due_date > self.today)
+        if action == "retry_failed_payment":
+            return any(i.status == "failed" for i in order.instalments)
+        if action == "open_dispute":
+            return (order.status != "cancelled" and order.return_status not in ("confirmed", "refunded")
+                    and order.dispute_status != "open"
+                    and self.today <= order.ordered_at + timedelta(days=DISPUTE_WINDOW_DAYS))
+        if action == "refund_status":
+            return order.return_status is not None or order.status == "cancelled" or order.dispute_status == "open"
+        return True
+
     # -- writes ----------------------------------------------------------------------------------------
 
     def report_return(self, customer_id: str | None, order_id: str, dry_run: bool = False) -> ActionResult:
         """Record that the parcel went back: the order's open instalments pause for 21 days."""
         with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
-            if order.status == "cancelled":
-                raise PolicyRefused("cancelled",
-                                    "This order was cancelled by the shop, so there is nothing to "
-                                    "return: the plan is cancelled and anything paid is refunded.")
-            ret = conn.execute("SELECT * FROM returns WHERE order_id = ?", (order.id,)).fetchone()
-            if ret is not None:
-                paused = [i for i in order.instalments if i.status == "paused"]
-                return ActionResult("report_return", order, False, {
-                    "pause_until": ret["pause_until"], "return_status": ret["status"],
-                    "paused": _lines(paused), "reported_at": ret["reported_at"]}, repeated=True)
+            if not self.eligible("report_return", order):
+                if order.status == "cancelled":
+                    raise PolicyRefused("cancelled",
+                                        "This order was cancelled by the shop, so there is nothing to "
+                                        "return: the plan is cancelled and anything paid is refunded.")
+                ret = conn.execute("SELECT * FROM returns WHERE order_id = ?", (order.id,)).fetchone()
+                if ret is not None:
+                    paused = [i for i in order.instalments if i.status == "paused"]
+                    return ActionResult("report_return", order, False, {
+                        "pause_until": ret["pause_until"], "return_status": ret["status"],
+                        "paused": _lines(paused), "reported_at": ret["reported_at"]}, repeated=True)
             until = self.today + timedelta(days=RETURN_PAUSE_DAYS)
             to_pause = [i for i in order.instalments if i.status in ("due", "failed")]
             details = {"pause_until": until.isoformat(), "return_status": "reported",
@@ -333,26 +354,27 @@ class AccountsService:
             raise PolicyRefused("days", "A due date can be moved by 10 days (free) or by 30 days (1.95 EUR).")
         with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
-            if order.plan == "financing":
-                raise PolicyRefused("financing", "Due dates of financing plans cannot be extended.")
-            if order.extension_days is not None:
-                if order.extension_days == days:
-                    previous = self._last_result(conn, order.id, "extend_due_date")
-                    if previous is not None:
-                        return ActionResult("extend_due_date", order, False, previous, repeated=True)
-                raise PolicyRefused("already-extended",
-                                    "The due date of this order has already been extended "
-                                    "once; each order can be extended only once.")
             nxt = order.next_instalment
-            if nxt is None:
-                raise PolicyRefused("nothing-due", "There is nothing left to pay on this order.")
-            if nxt.status == "paused":
-                raise PolicyRefused("paused",
-                                    "Payments for this order are paused at the moment, so there is no "
-                                    "due date to move.")
-            if nxt.status == "failed" or nxt.due_date <= self.today:
-                raise PolicyRefused("overdue", "A due date can only be extended before it is reached; this "
-                                    "payment is already due.", due_date=nxt.due_date.isoformat())
+            if nxt is None or not self.eligible("extend_due_date", order):  # (eligible implies a next payment)
+                if order.plan == "financing":
+                    raise PolicyRefused("financing", "Due dates of financing plans cannot be extended.")
+                if order.extension_days is not None:
+                    if order.extension_days == days:
+                        previous = self._last_result(conn, order.id, "extend_due_date")
+                        if previous is not None:
+                            return ActionResult("extend_due_date", order, False, previous, repeated=True)
+                    raise PolicyRefused("already-extended",
+                                        "The due date of this order has already been extended "
+                                        "once; each order can be extended only once.")
+                if nxt is None:
+                    raise PolicyRefused("nothing-due", "There is nothing left to pay on this order.")
+                if nxt.status == "paused":
+                    raise PolicyRefused("paused",
+                                        "Payments for this order are paused at the moment, so there is no "
+                                        "due date to move.")
+                if nxt.status == "failed" or nxt.due_date <= self.today:
+                    raise PolicyRefused("overdue", "A due date can only be extended before it is reached; "
+                                        "this payment is already due.", due_date=nxt.due_date.isoformat())
             fee = EXTENSION_FEES[days]
             moved = [i for i in order.instalments if i.status == "due" and i.due_date >= nxt.due_date]
             details = {"days": days, "fee_cents": fee, "fee": money(fee), "old_due": nxt.due_date.isoformat(),
@@ -376,7 +398,7 @@ class AccountsService:
         with self.database.write() as conn:
             order = self._order(conn, customer_id, order_id)
             failed = [i for i in order.instalments if i.status == "failed"]
-            if not failed:
+            if not self.eligible("retry_failed_payment", order):
                 previous = self._last_result(conn, order.id, "retry_failed_payment")
                 if previous is not None:
                     return ActionResult("retry_failed_payment", order, False, previous, repeated=True)
@@ -408,15 +430,16 @@ class AccountsService:
                     "opened_at": opened.isoformat(), "reason": existing["reason"],
                     "decision_by": (opened + timedelta(days=DISPUTE_DECISION_DAYS)).isoformat(),
                     "paused": _lines([i for i in order.instalments if i.status == "paused"])}, repeated=True)
-            if order.status == "cancelled" or order.return_status in ("confirmed", "refunded"):
-                raise PolicyRefused("refunded",
-                                    "This order has already been cancelled or refunded, so there is "
-                                    "nothing to dispute.")
-            deadline = order.ordered_at + timedelta(days=DISPUTE_WINDOW_DAYS)
-            if self.today > deadline:
-                raise PolicyRefused("too-late",
-                                    "A dispute can be opened within 180 days of the purchase; that "
-                                    "time has passed for this order.", deadline=deadline.isoformat())
+            if not self.eligible("open_dispute", order):
+                if order.status == "cancelled" or order.return_status in ("confirmed", "refunded"):
+                    raise PolicyRefused("refunded",
+                                        "This order has already been cancelled or refunded, so there is "
+                                        "nothing to dispute.")
+                deadline = order.ordered_at + timedelta(days=DISPUTE_WINDOW_DAYS)
+                if self.today > deadline:
+                    raise PolicyRefused("too-late",
+                                        "A dispute can be opened within 180 days of the purchase; that "
+                                        "time has passed for this order.", deadline=deadline.isoformat())
             to_pause = [i for i in order.instalments if i.status in OPEN_STATUSES]
             clean = redact(" ".join(reason.split()))[:500] or "not given"
             details = {"opened_at": self.today.isoformat(), "reason": clean,

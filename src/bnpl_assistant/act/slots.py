@@ -1,5 +1,6 @@
 """Slots in a customer's message: order numbers, customer references, amounts, dates, "my last order",
-the days asked for an extension, and the shop or item words that name an order (en and de)."""
+the days asked for an extension, and the shop or item words that name an order (en and de). Pure text work:
+which order the slots pick is ``resolve``'s job."""
 
 from __future__ import annotations
 
@@ -33,12 +34,16 @@ _DAYS = re.compile(r"\b(\d{1,3}|ten|zehn|thirty|dreißig|dreissig)\s*(?:more\s+|
                    r"(days?|tage?n?)\b|\b(a|one|1|ein|einen)\s+(week|woche|month|monat)\b|\b(two|2|zwei)\s+"
                    r"(weeks|wochen)\b", _I)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
+MIN_KEYWORD = 4  # shorter words name no order
+MIN_INFIX = 5  # a word this long may also name a keyword it is part of
 _STOP = {"shop", "store", "shops", "order", "with", "from", "that", "this", "your", "have", "bestellung",
          "set", "und", "and", "the", "der", "die", "das"}
 
 
 @dataclass
 class Slots:
+    """What a message (or a tool call's arguments) says about the order it means."""
+
     order_ids: list[str] = field(default_factory=list)
     customer_refs: list[str] = field(default_factory=list)
     amounts: list[tuple[int, bool]] = field(default_factory=list)  # (cents, exact: written with cents)
@@ -83,7 +88,7 @@ def extract_slots(text: str, today: date) -> Slots:
         raw = next(g for g in m.groups() if g)
         value = raw.replace(",", ".")
         exact = "." in value
-        slots.amounts.append((int(round(float(value) * 100)), exact))
+        slots.amounts.append((round(float(value) * 100), exact))
     slots.latest = bool(_LATEST.search(text))
     slots.words = words_of(masked)
     return slots
@@ -132,7 +137,7 @@ def _parse_days(m: re.Match[str]) -> int:
 
 
 def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 4 and word.endswith("s") else word
+    return word[:-1] if len(word) > MIN_KEYWORD and word.endswith("s") else word
 
 
 def order_keywords(order: Order) -> set[str]:
@@ -141,16 +146,16 @@ def order_keywords(order: Order) -> set[str]:
     for text in (order.shop, *order.items):
         for w in _WORD.findall(text.lower()):
             for part in {w, *w.split("-")}:
-                if len(part) >= 4 and part not in _STOP:
+                if len(part) >= MIN_KEYWORD and part not in _STOP:
                     words.add(part)
     return words
 
 
 def _word_matches(word: str, keyword: str) -> bool:
-    if len(word) < 4 or word in _STOP:
+    if len(word) < MIN_KEYWORD or word in _STOP:
         return False
     return (word == keyword or _stem(word) == _stem(keyword) or keyword.endswith(word)
-            or (len(word) >= 5 and word in keyword))
+            or (len(word) >= MIN_INFIX and word in keyword))
 
 
 def orders_named_by_words(words: list[str], orders: list[Order]) -> list[Order]:
