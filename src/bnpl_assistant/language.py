@@ -7,10 +7,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-_LINGUA_NAMES = {
-    "en": "ENGLISH", "de": "GERMAN", "fr": "FRENCH", "es": "SPANISH",
-    "sv": "SWEDISH", "nl": "DUTCH", "it": "ITALIAN", "pl": "POLISH",
-}
+from bnpl_assistant.languages import LANGUAGES
+
+_LINGUA_NAMES = {lang.code: lang.detector for lang in LANGUAGES}
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
