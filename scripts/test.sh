@@ -9,7 +9,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     || echo "warning: could not install chromium; browser tests will be skipped" >&2
 fi
 .venv/bin/ruff check src tests benchmarks
-.venv/bin/mypy src
+.venv/bin/mypy src tests
 set +e
 .venv/bin/python -m pytest -q "$@"
 code=$?

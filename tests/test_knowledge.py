@@ -12,7 +12,7 @@ from bnpl_assistant.errors import DataError
 from bnpl_assistant.kb.articles import parse_article
 from bnpl_assistant.kb.topics import load_topics
 from bnpl_assistant.kb.validate import check_knowledge, load_knowledge
-from bnpl_assistant.settings import SUPPORTED_LANGUAGES
+from bnpl_assistant.languages import SUPPORTED as SUPPORTED_LANGUAGES
 from conftest import KNOWLEDGE, write_article
 
 REQUIRED_TOPICS = 38

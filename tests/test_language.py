@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bnpl_assistant.language import LanguageDetector
-from bnpl_assistant.settings import SUPPORTED_LANGUAGES
+from bnpl_assistant.languages import SUPPORTED as SUPPORTED_LANGUAGES
 
 DETECTOR = LanguageDetector(SUPPORTED_LANGUAGES)
 

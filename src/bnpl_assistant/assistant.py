@@ -1,37 +1,38 @@
-"""The assistant: one entry point, ``Assistant.respond``, used by the CLI, the page and the eval harness."""
+"""The assistant: one entry point, ``Assistant.respond``, used by the CLI, the page and the eval harness.
+
+One turn reads top to bottom in :meth:`Assistant._turn`: understand (computed once) -> decide (the policy owns
+the whole order) -> act | answer -> write (the chat model, when there is one) -> log. Every ``Reply`` is built
+once per path and frozen; the steps after it (the model's text, the ticket, the timings, the log's id) make a
+new record with ``dataclasses.replace``.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from bnpl_assistant.answer import templates
-from bnpl_assistant.answer.compose import compose, kb_language
+from bnpl_assistant.answer.replies import Draft, ModelJob, ReplyWriter, fixed, handoff_line, sources_of
 from bnpl_assistant.classify import rules
-from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
-from bnpl_assistant.classify.intent import IntentClassifier
-from bnpl_assistant.conversation import Conversation, Reply, Source, Turn
+from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.errors import ProviderError, StoreUnavailableError
 from bnpl_assistant.kb.topics import TopicCatalog
-from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
-from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds
-from bnpl_assistant.providers.base import ChatModel, Embedder
-from bnpl_assistant.providers.factory import make_chat_model, make_embedder
-from bnpl_assistant.redact import redact
-from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage, Retrieval
+from bnpl_assistant.languages import FALLBACK, knowledge_language
+from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds, may_act
+from bnpl_assistant.providers.base import ChatModel
+from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
-from bnpl_assistant.store import VectorStore
+from bnpl_assistant.understand import Understander, Understanding
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_MAX_WORDS = 8
-RETRIEVAL_WEIGHT = 0.1
+UNSURE = "_unsure"  # the topic a low-confidence refusal leaves in the history (counts repeated failures)
 
 
 class TurnLog(Protocol):
@@ -42,135 +43,52 @@ class HandoffSink(Protocol):
     def open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str: ...
 
 
-class ActionHandler(Protocol):
-    def handle(self, conversation: Conversation, message: str, language: str,
-               vector: np.ndarray) -> Reply | None: ...
+class AccountDialogue(Protocol):
+    """The account agent (``act.agent.AccountAgent``): plans without side effects, then performs."""
 
+    def plan(self, conversation: Conversation, text: str, language: str, vector: np.ndarray) -> Any | None: ...
 
-@dataclass
-class ModelJob:
-    """What the chat model gets to write an answer: the question, the passages and the earlier turns, all
-    redacted (nothing else leaves the machine)."""
-
-    question: str
-    language: str
-    passages: list[Passage]
-    history: list[Turn]
-
-
-@dataclass
-class Draft:
-    """A reply before the chat model (if any) has written its text; the offline text is the fallback."""
-
-    reply: Reply
-    job: ModelJob | None = None
-
-
-@dataclass
-class Understanding:
-    """What the assistant made of one message, before deciding."""
-
-    text: str
-    language: str
-    vector: np.ndarray
-    topic_ranking: list[tuple[str, float]]
-    retrieval: Retrieval
-    gate: dict[str, float]
-    follow_up: bool
+    def perform(self, conversation: Conversation, plan: Any) -> Reply: ...
 
 
 class Assistant:
-    def __init__(self, settings: Settings, topics: TopicCatalog, embedder: Embedder, search: HybridSearch,
-                 classifier: IntentClassifier, detector: LanguageDetector, llm: ChatModel | None = None,
-                 thresholds: Thresholds | None = None, handoffs: HandoffSink | None = None,
-                 actions: ActionHandler | None = None, turn_log: TurnLog | None = None) -> None:
+    """Answers customer messages; every collaborator comes through the constructor (see ``wiring.build``)."""
+
+    def __init__(self, settings: Settings, topics: TopicCatalog, understander: Understander,
+                 detector: LanguageDetector, *, llm: ChatModel | None = None, thresholds: Thresholds | None = None,
+                 handoffs: HandoffSink | None = None, agent: AccountDialogue | None = None,
+                 turn_log: TurnLog | None = None) -> None:
         self.settings = settings
         self.topics = topics
-        self.embedder = embedder
-        self.search = search
-        self.classifier = classifier
+        self.understander = understander
         self.detector = detector
         self.llm = llm
         self.thresholds = thresholds or load_thresholds()
         self.handoffs = handoffs
-        self.actions = actions
+        self.agent = agent
         self.log = turn_log
+        self.writer = ReplyWriter(topics, understander.search)
 
-    @classmethod
-    def from_settings(cls, settings: Settings, store: VectorStore | None = None,
-                      embedder: Embedder | None = None, llm: ChatModel | None = None) -> Assistant:
-        """Load everything once: topics, classifier (cached exemplar embeddings), index, models."""
-        kb = load_knowledge(settings.knowledge_dir, settings.languages)
-        embedder = embedder or make_embedder(settings)
-        store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
-        search = HybridSearch(store, embedder.name)
-        search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is trained
-        if llm is None and settings.llm != "offline":
-            llm = make_chat_model(settings)
-        exemplars = load_exemplars(kb.articles, kb.topics.ids)
-        vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
-        classifier = IntentClassifier(exemplars, vectors)
-        return cls(settings, kb.topics, embedder, search, classifier,
-                   LanguageDetector(settings.languages, settings.default_language), llm)
+    @property
+    def embedder(self) -> Any:
+        return self.understander.embedder
 
-    # -- understanding -------------------------------------------------------------------------------
+    @property
+    def classifier(self) -> Any:
+        return self.understander.classifier
 
-    def understand(self, conversation: Conversation, text: str, language: str) -> Understanding:
-        vector = self.embedder.embed_query(text)
-        scores = self.classifier.score(vector, text)
-        probs = scores.topic_probs
-        gate = scores.gate
-        words = len(text.split())
-        follow_up = False
-        search_text = text
-        previous = conversation.last_customer_texts(2)[:-1]  # the current message is already the last
-        if previous and conversation.last_topic and words <= FOLLOW_UP_MAX_WORDS and (
-                rules.refers_back(text) or float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3):
-            # Only now is the second embedding (message in context) worth its ~15 ms.
-            context_text = f"{previous[-1]} {text}"
-            context_vec = self.embedder.embed_query(context_text)
-            context = self.classifier.score(context_vec, context_text)
-            follow_up = True
-            prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
-            probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
-            gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
-            vector = context_vec
-            search_text = context_text
-        retrieval = self.search.search(search_text, vector, language)
-        fused = self._fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
-        return Understanding(text, language, vector, fused, retrieval, gate, follow_up)
+    @property
+    def search(self) -> Any:
+        return self.understander.search
 
-    @staticmethod
-    def _fuse(probs: dict[str, float], retrieval: Retrieval) -> list[tuple[str, float]]:
-        top = max(retrieval.topic_scores.values(), default=0.0)
-        fused = {}
-        for topic, p in probs.items():
-            r = retrieval.topic_scores.get(topic, 0.0) / top if top else 0.0
-            fused[topic] = (p + RETRIEVAL_WEIGHT * r) / (1.0 + RETRIEVAL_WEIGHT)
-        return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-
-    def retrieve(self, query: str, k: int = 4, language: str | None = None) -> list[Passage]:
-        """Passages for ``query``, reranked by the fused topic decision: the best-matching passages of the
-        most likely topics first (what the LangChain retriever returns)."""
-        lang = language or self.detector.detect(query).language
-        u = self.understand(Conversation(), query, lang)
-        table = self.search.table()
-        out: list[Passage] = []
-        for topic, _ in u.topic_ranking[:k]:
-            candidates = table.of_topic(topic, kb_language(lang)) or table.of_topic(topic, "en")
-            scored = sorted(((float(table.matrix[i] @ u.vector), i) for i in candidates), reverse=True)
-            out.extend(table.passage(i, score) for score, i in scored[:2])
-            if len(out) >= k:
-                break
-        return out[:k]
-
-    # -- the entry point -----------------------------------------------------------------------------
+    # -- entry points --------------------------------------------------------------------------------
 
     def respond(self, conversation: Conversation, message: str, customer: str | None = None,
                 language: str | None = None) -> Reply:
         """Answer one customer message in the context of ``conversation`` (which is updated)."""
         *_, reply = self._turn(conversation, message, customer, language, stream=False)
-        assert isinstance(reply, Reply)  # a turn always ends with its reply
+        if not isinstance(reply, Reply):  # a turn always ends with its reply
+            raise TypeError("a turn ended without a reply")
         return reply
 
     def respond_stream(self, conversation: Conversation, message: str, customer: str | None = None,
@@ -181,47 +99,145 @@ class Assistant:
         the offline answer with ``fell_back`` set, so a front end replaces what it showed with it."""
         return self._turn(conversation, message, customer, language, stream=True)
 
+    def hand_off(self, conversation: Conversation, reason: str = "customer-pressed-button",
+                 language: str | None = None) -> Reply:
+        """Hand the conversation to a person on request (the page's "Talk to a person" button)."""
+        started = time.perf_counter()
+        lang = language or conversation.language or self.settings.default_language
+        request = Reply(text="", outcome="escalate", topic=conversation.last_topic, retrieved_topics=[],
+                        sources=[], language=lang, confidence=1.0, reason=reason, team="customer-care")
+        ticket = self._open_ticket(conversation, request, "")
+        reply = replace(request, text=handoff_line("customer-care", lang, ticket), ticket_id=ticket,
+                        timings_ms={"total": _ms(started)})
+        conversation.turns.append(Turn("assistant", reply.text, lang, reply.topic, reply.outcome))
+        return self._log_turn(conversation, "[pressed: talk to a person]", reply)
+
+    def retrieve(self, query: str, k: int = 4, language: str | None = None) -> list[Passage]:
+        """Passages for ``query``, reranked by the fused topic decision: the best-matching passages of the
+        most likely topics first (what the LangChain retriever returns)."""
+        lang = language or self.detector.detect(query).language
+        u = self.understander.understand(Conversation(), query, lang)
+        table = self.search.table()
+        out: list[Passage] = []
+        for topic, _ in u.topic_ranking[:k]:
+            candidates = table.of_topic(topic, knowledge_language(lang)) or table.of_topic(topic, FALLBACK)
+            scored = sorted(((float(table.matrix[i] @ u.vector), i) for i in candidates), reverse=True)
+            out.extend(table.passage(i, score) for score, i in scored[:2])
+            if len(out) >= k:
+                break
+        return out[:k]
+
+    # -- the turn ------------------------------------------------------------------------------------
+
     def _turn(self, conversation: Conversation, message: str, customer: str | None, language: str | None,
               stream: bool) -> Iterator[str | Reply]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         if customer is not None:
             conversation.customer_id = customer
-        raw = message if isinstance(message, str) else ""
-        text = rules.normalise(raw)
+        text = rules.normalise(message if isinstance(message, str) else "")
         truncated = len(text) > self.settings.max_message_chars
         if truncated:
             text = text[: self.settings.max_message_chars]
-        lang_started = time.perf_counter()
-        if language and language in self.settings.languages:
-            lang = language
-        else:
-            lang = self.detector.detect(text, previous=conversation.language).language
-        timings["language"] = _ms(lang_started)
+        step = time.perf_counter()
+        lang = language if language and language in self.settings.languages else \
+            self.detector.detect(text, previous=conversation.language).language
+        timings["language"] = _ms(step)
         conversation.turns.append(Turn("customer", text, lang))
 
-        if not rules.has_words(text):
-            draft = Draft(self._fixed("empty", "empty-message", lang))
-        else:
-            draft = self._respond(conversation, text, lang, timings)
+        draft = Draft(fixed("empty", "empty-message", lang)) if not rules.has_words(text) else \
+            self._decide_and_act(conversation, text, lang, timings)
         reply = draft.reply
         if draft.job is not None:
-            yield from self._write(draft.job, reply, stream, timings)
+            reply = yield from self._write(draft.job, reply, stream, timings)
+        note = reply.note
         if truncated:
-            reply.truncated = True
-            reply.note = (reply.note + " " if reply.note else "") + templates.line(
-                "truncated", lang, limit=self.settings.max_message_chars)
-        reply.timings_ms = {**timings, **reply.timings_ms, "total": _ms(started)}
-        conversation.turns.append(Turn("assistant", reply.text, reply.language, reply.topic if
-                                       reply.outcome != "refuse" or reply.reason != "low-confidence" else "_unsure",
+            limit_line = templates.line("truncated", lang, limit=self.settings.max_message_chars)
+            note = f"{note} {limit_line}" if note else limit_line
+        reply = replace(reply, truncated=truncated or reply.truncated, note=note,
+                        timings_ms={**timings, **reply.timings_ms, "total": _ms(started)})
+        unsure = reply.outcome == "refuse" and reply.reason == "low-confidence"
+        conversation.turns.append(Turn("assistant", reply.text, reply.language, UNSURE if unsure else reply.topic,
                                        reply.outcome))
-        self._log_turn(conversation, text, reply)
-        yield reply
+        yield self._log_turn(conversation, text, reply)
 
-    def _write(self, job: ModelJob, reply: Reply, stream: bool, timings: dict[str, float]) -> Iterator[str]:
+    def _decide_and_act(self, conversation: Conversation, text: str, lang: str,
+                        timings: dict[str, float]) -> Draft:
+        step = time.perf_counter()
+        try:
+            u = self.understander.understand(conversation, text, lang)
+        except StoreUnavailableError as exc:
+            log.warning("store unavailable: %s", exc)
+            request = fixed("degraded", "store-unavailable", lang, outcome="escalate", team="customer-care")
+            return Draft(replace(request, ticket_id=self._open_ticket(conversation, request, text)))
+        timings["understand"] = _ms(step)
+        plan = self._plan_account(conversation, u, timings)
+        decision = decide(self._signals(conversation, u, plan is not None), self.topics, self.thresholds)
+        if decision.outcome == "act":
+            step = time.perf_counter()
+            reply = self._act(conversation, plan, u)
+            timings["act"] = timings.get("act", 0.0) + _ms(step)  # planning + performing
+            return Draft(reply)
+        step = time.perf_counter()
+        draft = self._answer(conversation, decision, u)
+        timings["compose"] = _ms(step)
+        return draft
+
+    def _plan_account(self, conversation: Conversation, u: Understanding, timings: dict[str, float]) -> Any | None:
+        """The account agent's plan, when the policy lets it see the message; a pending confirmation or
+        clarification lives exactly one customer turn."""
+        if self.agent is None:
+            return None
+        pending = conversation.pending_action is not None
+        if not may_act(u.rules.blocks_actions, pending):
+            conversation.pending_action = None
+            return None
+        step = time.perf_counter()
+        plan = self.agent.plan(conversation, u.text, u.language, u.vector)
+        timings["act"] = _ms(step)
+        if plan is None:
+            conversation.pending_action = None
+        return plan
+
+    @staticmethod
+    def _signals(conversation: Conversation, u: Understanding, account: bool) -> Signals:
+        topic, prob = u.top
+        return Signals(
+            injection_rule=u.rules.injection, other_person=u.rules.other_person, human_rule=u.rules.human,
+            gate=u.gate, topic=topic, topic_prob=prob, dense_top=u.retrieval.dense_top,
+            failures=conversation.recent_failures(), greeting=u.rules.greeting, follow_up=u.follow_up,
+            commitment=u.rules.commitment, account=account)
+
+    def _act(self, conversation: Conversation, plan: Any, u: Understanding) -> Reply:
+        if self.agent is None:  # the policy only says "act" when the agent made a plan
+            raise RuntimeError("an act decision without an account agent")
+        reply = self.agent.perform(conversation, plan)
+        if not reply.retrieved_topics:
+            reply = replace(reply, retrieved_topics=u.retrieved)
+        if reply.outcome == "escalate" and not reply.ticket_id:
+            reply = replace(reply, ticket_id=self._open_ticket(conversation, reply, u.text))
+        return reply
+
+    def _answer(self, conversation: Conversation, decision: Decision, u: Understanding) -> Draft:
+        if decision.outcome == "refuse":
+            return Draft(self.writer.refusal(decision, u))
+        if decision.outcome == "answer" and decision.topic is not None:
+            composition = self.writer.compose(decision.topic, u)
+            if composition is not None:
+                reply = self.writer.answer(decision.topic, composition, u)
+                job = self.writer.model_job(composition, u, conversation) if self.llm is not None else None
+                return Draft(reply, job)
+            decision = Decision("escalate", decision.topic, "no-article", "customer-care")
+        request = self.writer.escalation(decision, u, None)
+        ticket = self._open_ticket(conversation, request, u.text)
+        return Draft(self.writer.escalation(decision, u, ticket) if ticket else request)
+
+    def _write(self, job: ModelJob, reply: Reply, stream: bool,
+               timings: dict[str, float]) -> Generator[str, None, Reply]:
         """Let the chat model write ``reply``'s text from the job's passages (streamed when asked); on a
-        provider error the offline text stays and the reply records why."""
-        assert self.llm is not None  # a job is only made when there is a model
+        provider error the offline text stays and the reply records why. Returns the written reply."""
+        if self.llm is None:
+            return reply
         step = time.perf_counter()
         try:
             if stream:
@@ -232,198 +248,31 @@ class Assistant:
                 text = "".join(parts)
             else:
                 text = self.llm.answer(job.question, job.language, job.passages, job.history)
-            reply.text, reply.model_path, reply.note = text, self.llm.name, ""
-            reply.sources = _sources(job.passages)
+            written = replace(reply, text=text, model_path=self.llm.name, note="", sources=sources_of(job.passages))
         except ProviderError as exc:
             log.warning("model failed, answering offline: %s", exc)
-            reply.fell_back = True
-            reply.fallback_reason = str(exc)
+            written = replace(reply, fell_back=True, fallback_reason=str(exc))
         timings["model"] = _ms(step)
+        return written
 
-    def hand_off(self, conversation: Conversation, reason: str = "customer-pressed-button",
-                 language: str | None = None) -> Reply:
-        """Hand the conversation to a person on request (the page's "Talk to a person" button)."""
-        started = time.perf_counter()
-        lang = language or conversation.language or self.settings.default_language
-        team = templates.team_name("customer-care", lang)
-        reply = Reply(text="", outcome="escalate", topic=conversation.last_topic, retrieved_topics=[],
-                      sources=[], language=lang, confidence=1.0, reason=reason, team="customer-care")
-        ticket = self._open_ticket(conversation, reply, "")
-        reply.text = (templates.line("escalate", lang, team=team, ticket=ticket) if ticket
-                      else templates.line("escalate_no_ticket", lang, team=team))
-        reply.timings_ms = {"total": _ms(started)}
-        conversation.turns.append(Turn("assistant", reply.text, lang, reply.topic, reply.outcome))
-        self._log_turn(conversation, "[pressed: talk to a person]", reply)
-        return reply
+    # -- side effects --------------------------------------------------------------------------------
 
-    def _respond(self, conversation: Conversation, text: str, lang: str, timings: dict[str, float]) -> Draft:
-        step = time.perf_counter()
-        try:
-            u = self.understand(conversation, text, lang)
-        except StoreUnavailableError as exc:
-            log.warning("store unavailable: %s", exc)
-            reply = self._fixed("degraded", "store-unavailable", lang, outcome="escalate")
-            reply.team = "customer-care"
-            self._open_ticket(conversation, reply, text)
-            return Draft(reply)
-        timings["understand"] = _ms(step)
-
-        topic, prob = u.topic_ranking[0]
-        signals = Signals(
-            injection_rule=rules.looks_like_injection(text),
-            other_person=rules.asks_for_other_person(text) or bool(rules.mentions_customer_ref(text)),
-            human_rule=rules.asks_for_human(text),
-            gate=u.gate,
-            topic=topic,
-            topic_prob=prob,
-            dense_top=u.retrieval.dense_top,
-            failures=conversation.recent_failures(),
-            greeting=rules.is_greeting(text),
-            follow_up=u.follow_up,
-            commitment=rules.asks_for_commitment(text),
-        )
-        decision = decide(signals, self.topics, self.thresholds)
-        retrieved = [t for t, _ in u.topic_ranking[:5]]
-        # Account actions come after the rule-based attack and hand-off checks and before the learned gate:
-        # the gate was trained on FAQ-style messages and misreads "show me all my orders" or a bare "yes".
-        rule_blocked = signals.injection_rule or signals.other_person or signals.human_rule
-        if self.actions is not None and (conversation.pending_action is not None or not rule_blocked):
-            step = time.perf_counter()
-            acted = self.actions.handle(conversation, text, lang, u.vector)
-            timings["act"] = _ms(step)
-            if acted is not None:
-                acted.retrieved_topics = acted.retrieved_topics or retrieved
-                if acted.outcome == "escalate" and not acted.ticket_id:
-                    self._open_ticket(conversation, acted, text)
-                return Draft(acted)
-        step = time.perf_counter()
-        draft = self._render(conversation, decision, u, retrieved, prob)
-        timings["compose"] = _ms(step)
-        return draft
-
-    # -- rendering the decision ----------------------------------------------------------------------
-
-    def _render(self, conversation: Conversation, decision: Decision, u: Understanding, retrieved: list[str],
-                confidence: float) -> Draft:
-        lang = u.language
-        if decision.outcome == "refuse" and decision.reason == "commitment-request":
-            reply = self._fixed("no_promises", decision.reason, lang)
-            reply.retrieved_topics, reply.confidence = retrieved, confidence
-            composition = compose(decision.topic, lang, u.vector, self.search.table()) if decision.topic else None
-            if composition is not None:  # what the policy says, grounded and cited; no promise added
-                reply.text += "\n\n" + composition.passages[0].text
-                reply.sources = _sources(composition.passages[:1])
-            return Draft(reply)
-        if decision.outcome == "refuse":
-            key = {"injection": "injection", "greeting": "greeting"}.get(decision.reason, "offtopic")
-            reply = self._fixed(key, decision.reason, lang)
-            reply.retrieved_topics = retrieved
-            reply.confidence = confidence
-            reply.topic = None
-            return Draft(reply)
-        if decision.outcome == "escalate":
-            return Draft(self._escalate(conversation, decision, u, retrieved, confidence))
-        assert decision.topic is not None  # an "answer" decision always names its topic
-        return self._answer(conversation, decision.topic, u, retrieved, confidence)
-
-    def _answer(self, conversation: Conversation, topic: str, u: Understanding, retrieved: list[str],
-                confidence: float) -> Draft:
-        table = self.search.table()
-        composition = compose(topic, u.language, u.vector, table)
-        if composition is None:
-            return Draft(self._escalate(conversation, Decision("escalate", topic, "no-article", "customer-care"),
-                                        u, retrieved, confidence))
-        note = ""
-        if kb_language(u.language) != u.language:
-            note = templates.line("fallback_note", u.language)
-        reply = Reply(
-            text=composition.text,
-            outcome="answer",
-            topic=topic,
-            retrieved_topics=retrieved,
-            sources=_sources(composition.passages),
-            language=u.language,
-            confidence=confidence,
-            reason="faq",
-            note=note,
-        )
-        if self.llm is None:
-            return Draft(reply)
-        passages = composition.passages + [p for p in u.retrieval.passages[:4]
-                                           if p.id not in {c.id for c in composition.passages}]
-        # Redaction runs before anything leaves the machine: card numbers, IBANs, e-mails, phones.
-        history = [Turn(t.role, redact(t.text), t.language, t.topic, t.outcome) for t in conversation.turns[:-1]]
-        return Draft(reply, ModelJob(redact(u.text), u.language, passages, history))
-
-    def _escalate(self, conversation: Conversation, decision: Decision, u: Understanding,
-                  retrieved: list[str], confidence: float) -> Reply:
-        team = templates.team_name(decision.team, u.language)
-        reply = Reply(
-            text="",
-            outcome="escalate",
-            topic=decision.topic,
-            retrieved_topics=retrieved,
-            sources=[],
-            language=u.language,
-            confidence=confidence,
-            reason=decision.reason,
-            team=decision.team,
-        )
-        ticket = self._open_ticket(conversation, reply, u.text)
-        parts = [templates.line("escalate", u.language, team=team, ticket=ticket) if ticket
-                 else templates.line("escalate_no_ticket", u.language, team=team)]
-        topic = self.topics.get(decision.topic)
-        if topic is not None and topic.outcome == "escalate":
-            composition = compose(topic.id, u.language, u.vector, self.search.table())
-            if composition is not None:
-                lead = composition.passages[0]
-                parts.append(f"{templates.line('meanwhile', u.language)}\n{lead.text}")
-                reply.sources = _sources([lead])
-        reply.text = "\n\n".join(parts)
-        return reply
-
-    def _log_turn(self, conversation: Conversation, message: str, reply: Reply) -> None:
+    def _log_turn(self, conversation: Conversation, message: str, reply: Reply) -> Reply:
+        """The reply with the log's turn id (unchanged when there is no log or it fails)."""
         if self.log is None:
-            return
+            return reply
         try:
-            reply.turn_id = self.log.log_turn(conversation, message, reply)
+            return replace(reply, turn_id=self.log.log_turn(conversation, message, reply))
         except Exception as exc:  # noqa: BLE001 - a log failure must not lose the customer's answer
             log.error("could not log turn of %s: %s", conversation.id, exc)
+            return reply
 
-    def _open_ticket(self, conversation: Conversation, reply: Reply, message: str) -> str | None:
+    def _open_ticket(self, conversation: Conversation, request: Reply, message: str) -> str | None:
         if self.handoffs is None:
             return None
-        reply.ticket_id = self.handoffs.open_ticket(conversation, reply, message)
-        return reply.ticket_id
-
-    def _fixed(self, key: str, reason: str, lang: str, outcome: str = "refuse") -> Reply:
-        return Reply(text=templates.line(key, lang), outcome=outcome, topic=None, retrieved_topics=[],
-                     sources=[], language=lang, confidence=0.0, reason=reason)
-
-
-def _sources(passages: list[Passage]) -> list[Source]:
-    seen: dict[tuple[str, str], Source] = {}
-    for p in passages:
-        key = (p.language, p.article_id)
-        text = f"{p.heading}\n{p.text}" if p.heading else p.text
-        if key not in seen:
-            seen[key] = Source(p.article_id, p.title, p.language, text)
-        else:
-            seen[key].passage += "\n\n" + text
-    return list(seen.values())
+        return self.handoffs.open_ticket(conversation, request, message)
 
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
-
-def reply_summary(reply: Reply) -> dict[str, Any]:
-    """The fields of a reply that the eval results contract names."""
-    return {
-        "outcome": reply.outcome,
-        "topic": reply.topic,
-        "retrieved_topics": reply.retrieved_topics,
-        "language": reply.language,
-        "reply": reply.text,
-        "sources": [s.id for s in reply.sources],
-    }

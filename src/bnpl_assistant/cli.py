@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,7 +64,7 @@ def ingest(
     rebuild: Annotated[bool, typer.Option(help="Re-embed everything into a fresh index.")] = False,
 ) -> None:
     """Index the knowledge base into Chroma. Re-running with nothing changed re-embeds nothing."""
-    from bnpl_assistant.services import ingest_all
+    from bnpl_assistant.wiring import ingest_all
 
     settings = _settings(knowledge_dir=knowledge)
     try:
@@ -93,11 +94,11 @@ def ask(
 ) -> None:
     """Ask one question and print the reply with its sources."""
     from bnpl_assistant.conversation import Conversation
-    from bnpl_assistant.services import build_assistant
+    from bnpl_assistant.wiring import build
 
     settings = _settings()
     try:
-        assistant = build_assistant(settings)
+        assistant = build(settings).assistant
         reply = assistant.respond(Conversation(customer_id=customer), question, language=lang)
     except BnplError as exc:
         _fail(exc)
@@ -125,11 +126,11 @@ def chat(
 ) -> None:
     """A terminal chat that keeps the conversation. Empty line or Ctrl-D ends it."""
     from bnpl_assistant.conversation import Conversation
-    from bnpl_assistant.services import build_assistant
+    from bnpl_assistant.wiring import build
 
     settings = _settings()
     try:
-        assistant = build_assistant(settings)
+        assistant = build(settings).assistant
     except BnplError as exc:
         _fail(exc)
     conversation = Conversation(customer_id=customer)
@@ -158,54 +159,34 @@ def eval_(
     baseline: Annotated[Path | None, typer.Option(help="A previous --out folder to compare with.")] = None,
 ) -> None:
     """Run datasets through the assistant; write results.jsonl, metrics.json and report.md."""
-    import time
-
-    from bnpl_assistant.evals.dataset import load_dataset
-    from bnpl_assistant.evals.report import compare, dataset_section, headline_rows, write_report
-    from bnpl_assistant.evals.runner import dataset_metrics, run_dataset, write_outputs
-    from bnpl_assistant.services import build_assistant, remove_scratch, scratch_database
+    from bnpl_assistant.evals.report import headline_rows
+    from bnpl_assistant.evals.run import run_eval
 
     settings = _settings(llm=llm)
-    scratch = scratch_database()
-    try:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+
+        def progress(name: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(name, total=total)
+            return lambda n: bar.advance(task, n)
+
         try:
-            assistant = build_assistant(settings, log_turns=False, db_path=scratch)
-            topic_ids = set(assistant.topics.ids)
-            loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in dataset]
+            result = run_eval(settings, dataset, out, limit=limit, workers=workers, skip_bad=skip_bad,
+                              baseline=baseline, progress=progress)
         except BnplError as exc:
             _fail(exc)
-        workers = max(1, min(workers, 16))
-        sections, regressions = [], []
-        for ds in loaded:
-            total = min(len(ds.tickets), limit) if limit else len(ds.tickets)
-            started = time.perf_counter()
-            with Progress(TextColumn(ds.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=err, transient=True) as bar:
-                task = bar.add_task(ds.name, total=total)
-
-                def advance(n: int, bar: Progress = bar, task: Any = task) -> None:
-                    bar.advance(task, n)
-
-                rows = run_dataset(assistant, ds, limit, workers, progress=advance)
-            summary = dataset_metrics(rows, ds, time.perf_counter() - started, settings.llm)
-            target = write_outputs(out, ds, rows, summary)
-            sections.append(dataset_section(target, summary, rows))
-            if baseline is not None:
-                regressions += compare(summary, baseline, ds.name)
-            table = Table(title=f"{ds.name}: {len(rows)} tickets in {summary['seconds']} s")
-            table.add_column("metric")
-            table.add_column("value [95% CI]", justify="right")
-            for label, value in headline_rows(summary["overall"]):
-                table.add_row(label, value)
-            console.print(table)
-            for bad in ds.bad_lines:
-                err.print(f"skipped {bad}", markup=False)
-    finally:
-        remove_scratch(scratch)  # also when a dataset fails to load or a run breaks
-    report = write_report(out, sections, regressions if baseline is not None else None)
-    for line in regressions:
+    for run in result.datasets:
+        table = Table(title=f"{run.dataset.name}: {len(run.rows)} tickets in {run.summary['seconds']} s")
+        table.add_column("metric")
+        table.add_column("value [95% CI]", justify="right")
+        for label, value in headline_rows(run.summary["overall"]):
+            table.add_row(label, value)
+        console.print(table)
+        for bad in run.dataset.bad_lines:
+            err.print(f"skipped {bad}", markup=False)
+    for line in result.regressions:
         console.print(f"[yellow]regression check:[/] {line}", highlight=False)
-    console.print(f"report: {report}")
+    console.print(f"report: {result.report}")
 
 
 @app.command("seed-demo")
@@ -222,11 +203,11 @@ def seed_demo(reset: Annotated[bool, typer.Option(help="Drop the demo data and s
 @app.command()
 def handoffs(open_only: Annotated[bool, typer.Option("--open", help="Only open tickets.")] = False) -> None:
     """List hand-off tickets (newest first within priority)."""
-    from bnpl_assistant.services import build_handoffs
     from bnpl_assistant.storage import open_database
+    from bnpl_assistant.support.handoffs import HandoffStore
 
     settings = _settings()
-    store = build_handoffs(settings, open_database(settings.db_path))
+    store = HandoffStore(open_database(settings.db_path))
     table = Table(title=f"hand-offs in {settings.db_path}")
     for col in ("ticket", "priority", "status", "team", "reason", "topic", "customer", "created", "summary"):
         table.add_column(col)
@@ -242,8 +223,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
 ) -> None:
     """Build the index and demo accounts if missing, then serve the Gradio page."""
-    from bnpl_assistant.services import build_desk, ingest_all
     from bnpl_assistant.store import VectorStore
+    from bnpl_assistant.wiring import build, ingest_all
 
     settings = _settings()
     try:
@@ -253,7 +234,7 @@ def serve(
                           console=err, transient=True) as bar:
                 task = bar.add_task("embed", total=None)
                 ingest_all(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))
-        desk = build_desk(settings)
+        desk = build(settings).desk()
     except BnplError as exc:
         _fail(exc)
     from bnpl_assistant.ui.app import build_app

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from bnpl_assistant.act.state import PendingAction
 
-OUTCOMES = ("answer", "escalate", "refuse", "act")
+Outcome = Literal["answer", "escalate", "refuse", "act"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)  # the one list of what the assistant can do with a message
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Conversation:
         return sum(1 for t in replies if t.outcome == "refuse" and t.topic == "_unsure")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Source:
     id: str
     title: str
@@ -60,10 +61,13 @@ class Source:
     passage: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reply:
+    """What the assistant did with one message. Built once per path, never patched: a later step that
+    adds something (the model's text, the ticket, the log's turn id) makes a new one with ``replace``."""
+
     text: str
-    outcome: str
+    outcome: Outcome
     topic: str | None
     retrieved_topics: list[str]
     sources: list[Source]

@@ -7,10 +7,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-_LINGUA_NAMES = {
-    "en": "ENGLISH", "de": "GERMAN", "fr": "FRENCH", "es": "SPANISH",
-    "sv": "SWEDISH", "nl": "DUTCH", "it": "ITALIAN", "pl": "POLISH",
-}
+from bnpl_assistant.languages import LANGUAGES
+
+_LINGUA_NAMES = {lang.code: lang.detector for lang in LANGUAGES}
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
@@ -59,6 +58,6 @@ class LanguageDetector:
         best = values[0]
         code = next(c for c, n in _LINGUA_NAMES.items() if n == best.language.name)
         confident = best.value >= self.min_confidence and letters >= self.min_letters
-        if confident or previous is None and letters >= 4 and best.value >= 0.8:
+        if confident or (previous is None and letters >= 4 and best.value >= 0.8):
             return Detection(code, float(best.value), True)
         return Detection(fallback, float(best.value), False)

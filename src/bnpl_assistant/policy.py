@@ -1,5 +1,6 @@
-"""The decision, in a fixed order: refuse attacks, hand off when a person is needed, refuse what is not
-support or not understood, act on the account, otherwise answer.
+"""The decision, the whole order in one place: act on the account (a pending confirmation, or a new account
+request that no rule blocks), refuse attacks, hand off when a person is needed, refuse what is not support or
+not understood, otherwise answer.
 
 Thresholds are data (``data/thresholds.yaml``), chosen by ``python -m bnpl_assistant.classify.calibrate``
 on the project's own labelled data and documented there.
@@ -13,6 +14,7 @@ from importlib import resources
 
 import yaml
 
+from bnpl_assistant.conversation import Outcome
 from bnpl_assistant.kb.topics import TopicCatalog
 
 
@@ -36,6 +38,8 @@ def load_thresholds() -> Thresholds:
 
 @dataclass(frozen=True)
 class Signals:
+    """What the policy decides from (built from an ``understand.Understanding`` and the account plan)."""
+
     injection_rule: bool
     other_person: bool
     human_rule: bool
@@ -47,17 +51,29 @@ class Signals:
     greeting: bool = False
     follow_up: bool = False
     commitment: bool = False
+    account: bool = False  # the account agent has a plan for this message
 
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: str
+    outcome: Outcome
     topic: str | None
     reason: str
     team: str | None = None
 
 
+def may_act(rules_block_actions: bool, pending: bool) -> bool:
+    """Whether the account agent is asked at all: always to settle a pending confirmation or clarification,
+    otherwise only when no rule saw an attack, someone else's data or a request for a person. Account
+    requests come before the learned gate: it was trained on FAQ-style messages and misreads "show me all
+    my orders" or a bare "yes"."""
+    return pending or not rules_block_actions
+
+
 def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
+    # (0) the account agent took the message (asked only when ``may_act``)
+    if s.account:
+        return Decision("act", None, "account")
     # (1) attacks: instructions, hidden prompts, other people's data
     if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
         return Decision("refuse", None, "injection")
@@ -79,5 +95,5 @@ def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
         return Decision("refuse", None, "off-topic")
     if topic is None or s.topic_prob < th.min_topic_prob or s.dense_top < th.min_dense:
         return Decision("refuse", "_unsure", "low-confidence")
-    # (4) answer (account actions are decided by the assistant before this, see actions)
+    # (4) answer
     return Decision("answer", topic.id, "faq")

@@ -10,8 +10,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SUPPORTED_LANGUAGES = ("en", "de", "fr", "es", "sv", "nl", "it", "pl")
-KB_LANGUAGES = ("en", "de")
+from bnpl_assistant import languages
 
 
 def _default_knowledge_dir() -> Path:
@@ -33,7 +32,7 @@ class Settings(BaseSettings):
     llm: str = "offline"
     chroma_url: str = ""
     collection: str = "bnpl-kb"
-    languages: tuple[str, ...] = SUPPORTED_LANGUAGES
+    languages: tuple[str, ...] = languages.SUPPORTED
     default_language: str = "en"
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")

@@ -80,11 +80,10 @@ class AccountAgent:
 
         Args:
             conversation: the conversation (the signed-in customer and the pending question).
-            text: the customer's message.
+            text: the customer's message, normalised (``classify.rules.normalise``).
             language: the reply language.
             vector: the message's query embedding.
         """
-        text = rules.normalise(text or "")
         pending = conversation.pending_action
         if pending is not None and conversation.customer_id and pending.customer_id == conversation.customer_id:
             answered = self._continue(pending, text, language)
@@ -107,7 +106,7 @@ class AccountAgent:
     def handle(self, conversation: Conversation, message: str, language: str, vector: np.ndarray) -> Reply | None:
         """:meth:`plan` then :meth:`perform`; None (and no pending question any more) when it is no account
         matter."""
-        planned = self.plan(conversation, message, language, vector)
+        planned = self.plan(conversation, rules.normalise(message or ""), language, vector)
         if planned is None:
             conversation.pending_action = None
             return None

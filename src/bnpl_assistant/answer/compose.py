@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bnpl_assistant.languages import FALLBACK, knowledge_language
 from bnpl_assistant.retrieve.hybrid import ChunkTable, Passage
-from bnpl_assistant.settings import KB_LANGUAGES
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"(])")
 MAX_DETAIL_CHARS = 650
@@ -23,11 +23,6 @@ class Composition:
     text: str
     passages: list[Passage]  # the cited passages, in reply order
     language: str  # language of the passages used
-
-
-def kb_language(language: str) -> str:
-    """The knowledge-base language a reply is built from: the customer's, or English."""
-    return language if language in KB_LANGUAGES else "en"
 
 
 def _trim(text: str, limit: int) -> str:
@@ -50,8 +45,8 @@ def compose(topic: str, language: str, query: np.ndarray, table: ChunkTable) -> 
 
     Returns None when the topic has no passage at all (the caller hands off instead).
     """
-    lang = kb_language(language)
-    candidates = table.of_topic(topic, lang) or table.of_topic(topic, "en")
+    lang = knowledge_language(language)
+    candidates = table.of_topic(topic, lang) or table.of_topic(topic, FALLBACK)
     if not candidates:
         return None
     sims = table.matrix[candidates] @ query.astype(np.float32)

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from bnpl_assistant.languages import FALLBACK
+
 
 @cache
 def _book(name: str) -> dict[str, Any]:
@@ -44,8 +46,8 @@ def account_group(name: str, language: str) -> dict[str, str]:
 
 def team_name(team: str | None, language: str) -> str:
     names = _lines()["teams"]
-    lang = "de" if language == "de" else "en"
-    return str(names[lang].get(team or "customer-care", team or "customer care"))
+    table = names.get(language) or names[FALLBACK]
+    return str(table.get(team or "customer-care", team or "customer care"))
 
 
 def all_template_lines() -> list[str]:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bnpl_assistant.conversation import OUTCOMES
 from bnpl_assistant.errors import DataError
-
-OUTCOMES = ("answer", "escalate", "refuse", "act")
 
 
 @dataclass

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from bnpl_assistant.conversation import OUTCOMES
+
 Row = dict[str, Any]
 NAN = float("nan")
-OUTCOMES = ("answer", "escalate", "refuse", "act")
 ANSWERING = ("answer", "act")
 BOOTSTRAP_SEED = 20261125
 BOOTSTRAP_RESAMPLES = 1000

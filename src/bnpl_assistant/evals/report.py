@@ -67,7 +67,7 @@ def _failure_rank(row: dict[str, Any]) -> tuple[int, float]:
         return (1, -row.get("confidence", 0.0))
     if row["outcome"] == "refuse" and row["expected_outcome"] != "refuse":
         return (2, -row.get("confidence", 0.0))
-    if row["outcome"] != row["expected_outcome"] or not metrics.topic_at_1(row) and row.get("expected_topic"):
+    if row["outcome"] != row["expected_outcome"] or (not metrics.topic_at_1(row) and row.get("expected_topic")):
         return (3, -row.get("confidence", 0.0))
     return (9, 0.0)
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from bnpl_assistant.answer.templates import all_template_lines
-from bnpl_assistant.assistant import Assistant, reply_summary
-from bnpl_assistant.conversation import Conversation
+from bnpl_assistant.assistant import Assistant
+from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.evals import metrics
 from bnpl_assistant.evals.dataset import LoadedDataset, Ticket
-from bnpl_assistant.settings import KB_LANGUAGES
+from bnpl_assistant.evals.records import ResultRow
+from bnpl_assistant.languages import KNOWLEDGE
 
 Progress = Callable[[int], None]
 
@@ -24,42 +25,24 @@ def run_ticket(assistant: Assistant, ticket: Ticket, templates: list[str]) -> di
     """One ticket, all its turns in one conversation; the row describes the reply to the last turn."""
     conversation = Conversation(customer_id=ticket.customer_id)
     started = time.perf_counter()
-    reply = None
+    reply: Reply | None = None
+    last_ms = 0.0
     for turn in ticket.turns:
         turn_started = time.perf_counter()
         reply = assistant.respond(conversation, turn)
         last_ms = (time.perf_counter() - turn_started) * 1000
-    assert reply is not None  # a ticket always has at least one turn (checked by the loader)
-    row: dict[str, Any] = {"id": ticket.id, **reply_summary(reply)}
-    row["latency_ms"] = round(last_ms, 2)
-    row["conversation_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    row.update({
-        "ticket_language": ticket.language,
-        "message": ticket.message,
-        "expected_topic": ticket.expected_topic,
-        "expected_outcome": ticket.expected_outcome,
-        "expected_facts": ticket.expected_facts,
-        "expected_tool": ticket.expected_tool,
-        "customer_id": ticket.customer_id,
-        "tool": reply.tool,
-        "reason": reply.reason,
-        "confidence": round(reply.confidence, 4),
-        "model_path": reply.model_path,
-        "fell_back": reply.fell_back,
-        "note": reply.note,
-        "turns": len(ticket.turns),
-        **{k: v for k, v in ticket.extra.items() if k not in ("message",)},
-    })
+    if reply is None:  # the loader rejects a ticket without turns
+        raise ValueError(f"ticket {ticket.id} has no turns")
     passages = [s.passage for s in reply.sources]
+    grounded = None  # LLM replies need a judge model; see evals/README.md
     if reply.model_path == "offline" and reply.outcome in ("answer", "escalate") and passages:
-        row["groundedness"] = metrics.groundedness(reply.text, passages, templates)
-    else:
-        row["groundedness"] = None  # LLM replies need a judge model; see evals/README.md
+        grounded = metrics.groundedness(reply.text, passages, templates)
     detected = assistant.detector.detect(reply.text).language if reply.text else reply.language
-    declared_fallback = bool(reply.note) and ticket.language not in KB_LANGUAGES and detected == "en"
-    row["reply_language"] = detected
-    row["language_match"] = detected == ticket.language or declared_fallback
-    return row
+    declared_fallback = bool(reply.note) and ticket.language not in KNOWLEDGE and detected == "en"
+    row = ResultRow.of(ticket, reply, latency_ms=last_ms, conversation_ms=(time.perf_counter() - started) * 1000,
+                       groundedness=grounded, reply_language=detected,
+                       language_match=detected == ticket.language or declared_fallback)
+    return row.to_dict()
 
 
 def run_dataset(assistant: Assistant, dataset: LoadedDataset, limit: int | None = None, workers: int = 1,

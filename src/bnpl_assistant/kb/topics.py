@@ -9,7 +9,7 @@ import yaml
 
 from bnpl_assistant.errors import DataError
 
-OUTCOMES = ("answer", "escalate")
+TOPIC_OUTCOMES = ("answer", "escalate")  # what a topic can lead to (a subset of conversation.OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,8 @@ def load_topics(path: Path) -> TopicCatalog:
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not {"id", "category", "scope", "outcome"} <= entry.keys():
             raise DataError(f"topic #{i + 1} needs id, category, scope and outcome", str(path))
-        if entry["outcome"] not in OUTCOMES:
-            raise DataError(f"topic {entry['id']}: outcome must be one of {OUTCOMES}", str(path))
+        if entry["outcome"] not in TOPIC_OUTCOMES:
+            raise DataError(f"topic {entry['id']}: outcome must be one of {TOPIC_OUTCOMES}", str(path))
         if entry["outcome"] == "escalate" and not entry.get("team"):
             raise DataError(f"topic {entry['id']}: an escalate topic must name its team", str(path))
         if entry["id"] in seen:

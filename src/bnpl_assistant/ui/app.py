@@ -14,14 +14,14 @@ from typing import Any
 
 import gradio as gr
 
+from bnpl_assistant.languages import LANGUAGES as ALL_LANGUAGES
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.support.desk import Session, SupportDesk
 from bnpl_assistant.ui import plots, render
 
 CONCURRENCY_LIMIT = 4  # offline replies take ~20 ms of CPU; 4 keeps 2 cores busy without queue stalls
 MAX_MESSAGE_CHARS = 20_000  # longer pastes are cut here; the assistant reads at most settings.max_message_chars
-LANGUAGES = [("Auto-detect", "auto"), ("English", "en"), ("Deutsch", "de"), ("Français", "fr"),
-             ("Español", "es"), ("Svenska", "sv"), ("Nederlands", "nl"), ("Italiano", "it"), ("Polski", "pl")]
+LANGUAGES = [("Auto-detect", "auto"), *((lang.native, lang.code) for lang in ALL_LANGUAGES)]
 EXAMPLES = [
     "How does Pay in 4 work?",
     "I sent my order back, do I still have to pay?",

@@ -1,0 +1,129 @@
+"""Everything known about one message, computed once per turn: embedding, intent and gate scores, the
+follow-up reading, hybrid retrieval fused with the classifier, and the rule signals.
+
+The policy decides from this; the composer and the account agent reuse its vector and passages, so nothing
+here is computed twice in a turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnpl_assistant.classify import rules
+from bnpl_assistant.classify.intent import IntentClassifier
+from bnpl_assistant.conversation import Conversation
+from bnpl_assistant.providers.base import Embedder
+from bnpl_assistant.retrieve.hybrid import HybridSearch, Retrieval
+
+FOLLOW_UP_MAX_WORDS = 8
+RETRIEVAL_WEIGHT = 0.1
+
+
+@dataclass(frozen=True)
+class RuleSignals:
+    """What the hand-written rules say about the message (``classify.rules``)."""
+
+    injection: bool
+    other_person: bool
+    human: bool
+    greeting: bool
+    commitment: bool
+
+    @property
+    def blocks_actions(self) -> bool:
+        """An attack, someone else's data or a request for a person: no new account action starts."""
+        return self.injection or self.other_person or self.human
+
+    @classmethod
+    def of(cls, text: str) -> RuleSignals:
+        return cls(
+            injection=rules.looks_like_injection(text),
+            other_person=rules.asks_for_other_person(text) or bool(rules.mentions_customer_ref(text)),
+            human=rules.asks_for_human(text),
+            greeting=rules.is_greeting(text),
+            commitment=rules.asks_for_commitment(text),
+        )
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the assistant made of one message, before deciding.
+
+    Attributes:
+        text: the normalised message.
+        language: the reply language.
+        vector: the query embedding the decision rests on (the message in context for a follow-up).
+        topic_ranking: topics by the classifier's probability fused with retrieval, best first.
+        retrieval: the hybrid search result.
+        gate: the gate's probabilities (support, handoff, offtopic, injection).
+        follow_up: the message was read as a follow-up of the previous topic.
+        rules: the rule signals.
+    """
+
+    text: str
+    language: str
+    vector: np.ndarray
+    topic_ranking: list[tuple[str, float]]
+    retrieval: Retrieval
+    gate: dict[str, float]
+    follow_up: bool
+    rules: RuleSignals
+
+    @property
+    def top(self) -> tuple[str, float]:
+        return self.topic_ranking[0]
+
+    @property
+    def retrieved(self) -> list[str]:
+        """The five best topics (the results contract's ``retrieved_topics``)."""
+        return [t for t, _ in self.topic_ranking[:5]]
+
+
+class Understander:
+    """Reads a message: one query embedding (two for a suspected follow-up), the classifier, the search."""
+
+    def __init__(self, embedder: Embedder, classifier: IntentClassifier, search: HybridSearch) -> None:
+        self.embedder = embedder
+        self.classifier = classifier
+        self.search = search
+
+    def understand(self, conversation: Conversation, text: str, language: str) -> Understanding:
+        """Understand ``text`` (already normalised and the conversation's last customer turn).
+
+        Raises:
+            StoreUnavailableError: the vector store cannot be reached.
+        """
+        vector = self.embedder.embed_query(text)
+        scores = self.classifier.score(vector, text)
+        probs = scores.topic_probs
+        gate = scores.gate
+        follow_up = False
+        search_text = text
+        previous = conversation.last_customer_texts(2)[:-1]  # the current message is already the last
+        if previous and conversation.last_topic and len(text.split()) <= FOLLOW_UP_MAX_WORDS and (
+                rules.refers_back(text) or float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3):
+            # Only now is the second embedding (message in context) worth its ~15 ms.
+            context_text = f"{previous[-1]} {text}"
+            context_vec = self.embedder.embed_query(context_text)
+            context = self.classifier.score(context_vec, context_text)
+            follow_up = True
+            prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
+            probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
+            gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}
+            vector = context_vec
+            search_text = context_text
+        retrieval = self.search.search(search_text, vector, language)
+        fused = fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
+        return Understanding(text, language, vector, fused, retrieval, gate, follow_up, RuleSignals.of(text))
+
+
+def fuse(probs: dict[str, float], retrieval: Retrieval) -> list[tuple[str, float]]:
+    """The classifier's topic probabilities with a little retrieval evidence, best first (ties by id)."""
+    top = max(retrieval.topic_scores.values(), default=0.0)
+    fused = {}
+    for topic, p in probs.items():
+        r = retrieval.topic_scores.get(topic, 0.0) / top if top else 0.0
+        fused[topic] = (p + RETRIEVAL_WEIGHT * r) / (1.0 + RETRIEVAL_WEIGHT)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))

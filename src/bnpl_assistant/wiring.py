@@ -1,0 +1,125 @@
+"""Wiring: which object gets which collaborator, in one place, through constructors.
+
+``build(settings)`` is what the CLI, the page, the eval harness, the benchmarks and the tests use. It opens
+(and migrates) only the database it is given: ``db_path`` (a scratch copy for evals) or, by default, the
+live one under the data directory. ``ingest_all`` builds what ``build`` reads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bnpl_assistant.accounts.seed import ensure_demo
+from bnpl_assistant.accounts.service import AccountsService
+from bnpl_assistant.act.agent import AccountAgent
+from bnpl_assistant.act.intents import load_intents
+from bnpl_assistant.assistant import Assistant
+from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
+from bnpl_assistant.classify.intent import IntentClassifier
+from bnpl_assistant.ingest import IngestReport, ingest
+from bnpl_assistant.ingest.pipeline import Progress
+from bnpl_assistant.kb.validate import load_knowledge
+from bnpl_assistant.language import LanguageDetector
+from bnpl_assistant.providers.base import ChatModel, Embedder, as_summariser, as_tool_planner
+from bnpl_assistant.providers.factory import make_chat_model, make_embedder
+from bnpl_assistant.retrieve.hybrid import HybridSearch
+from bnpl_assistant.settings import Settings
+from bnpl_assistant.storage import Database, open_database
+from bnpl_assistant.store import VectorStore
+from bnpl_assistant.support.convlog import ConversationLog
+from bnpl_assistant.support.desk import SupportDesk
+from bnpl_assistant.support.handoffs import HandoffStore
+from bnpl_assistant.understand import Understander
+
+SCRATCH_PREFIX = "bnpl-eval-"
+
+
+@dataclass(frozen=True)
+class Components:
+    """Everything a front end needs, built once per process."""
+
+    settings: Settings
+    assistant: Assistant
+    database: Database | None = None
+    accounts: AccountsService | None = None
+    handoffs: HandoffStore | None = None
+    turn_log: ConversationLog | None = None
+
+    def desk(self, eval_dir: Path = Path("out/eval"),
+             deflection_dir: Path = Path("artifacts/deflection")) -> SupportDesk:
+        """The support desk behind the page: assistant, hand-offs, log and accounts on one database."""
+        return SupportDesk(self.assistant, self.handoffs, self.turn_log, self.accounts, eval_dir, deflection_dir,
+                           client_limit=self.settings.client_rate_limit)
+
+
+def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+    """Index the articles and warm the exemplar-embedding cache (topic classifier and account intents)."""
+    embedder = make_embedder(settings)
+    store = VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
+    report = ingest(settings, store, embedder, rebuild=rebuild, progress=progress)
+    kb = load_knowledge(settings.knowledge_dir, settings.languages)
+    exemplars = load_exemplars(kb.articles, kb.topics.ids)
+    account_examples = [text for _, text in load_intents().exemplars]
+    EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars] + account_examples)
+    return report
+
+
+def build(settings: Settings, *, db_path: Path | None = None, llm: ChatModel | None = None,
+          embedder: Embedder | None = None, store: VectorStore | None = None, accounts: bool = True,
+          log_turns: bool = True) -> Components:
+    """Build the assistant and, with ``accounts``, the demo accounts, account agent, hand-offs and log.
+
+    Args:
+        settings: the one settings object.
+        db_path: the database to use instead of the live ``settings.db_path`` (evals pass a scratch file).
+        llm: the chat model; default: the one ``settings.llm`` names (None offline).
+        embedder: the embedder; default: the one ``settings.embedder`` names.
+        store: the vector store; default: the one the settings name (embedded or a Chroma server).
+        accounts: wire the accounts service, account agent and hand-off tickets.
+        log_turns: log every turn to the conversation log.
+
+    Raises:
+        BnplError: a missing index ("run ingest"), an unreachable Chroma server, a malformed knowledge base.
+    """
+    kb = load_knowledge(settings.knowledge_dir, settings.languages)
+    embedder = embedder or make_embedder(settings)
+    store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
+    search = HybridSearch(store, embedder.name)
+    search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is trained
+    llm = llm if llm is not None else make_chat_model(settings)
+    cache = EmbeddingCache(settings.cache_dir, embedder)
+    exemplars = load_exemplars(kb.articles, kb.topics.ids)
+    classifier = IntentClassifier(exemplars, cache.embed([e.text for e in exemplars]))
+    understander = Understander(embedder, classifier, search)
+    detector = LanguageDetector(settings.languages, settings.default_language)
+    if not accounts:
+        return Components(settings, Assistant(settings, kb.topics, understander, detector, llm=llm))
+    database = open_database(db_path or settings.db_path)
+    ensure_demo(database)
+    service = AccountsService(database)
+    # Signed out, only a message naming an order or customer id gets the sign-in explanation; other
+    # account-flavoured questions ("where's my refund?") are answered from the FAQ.
+    agent = AccountAgent(service, embedder.embed_query, signed_out="defer", embed_examples=cache.embed,
+                         planner=as_tool_planner(llm))
+    agent.warm()  # from the disk cache after the first start: milliseconds
+    priorities = {t.id: t.priority for t in kb.topics}
+    handoffs = HandoffStore(database, settings.handoff_webhook, priorities,
+                            summariser=as_summariser(llm))
+    turn_log = ConversationLog(database) if log_turns else None
+    assistant = Assistant(settings, kb.topics, understander, detector, llm=llm, handoffs=handoffs, agent=agent,
+                          turn_log=turn_log)
+    return Components(settings, assistant, database, service, handoffs, turn_log)
+
+
+def scratch_database() -> Path:
+    """A fresh demo database in a temporary folder (for evals: nothing leaks into the live log)."""
+    return Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX)) / "eval.sqlite3"
+
+
+def remove_scratch(path: Path) -> None:
+    """Remove a folder made by :func:`scratch_database` (and nothing else)."""
+    if path.parent.name.startswith(SCRATCH_PREFIX):
+        shutil.rmtree(path.parent, ignore_errors=True)
