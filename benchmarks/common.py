@@ -223,7 +223,7 @@ class BenchContext:
     def built(self) -> Settings:
         """Ingest the knowledge base into the fresh data directory (once), timing it."""
         if self.cold is None:
-            from bnpl_assistant.services import ingest_all
+            from bnpl_assistant.wiring import ingest_all
 
             started = now()
             report = ingest_all(self.settings)
@@ -232,9 +232,9 @@ class BenchContext:
 
     def assistant(self) -> Assistant:
         if self._assistant is None:
-            from bnpl_assistant.services import build_assistant
+            from bnpl_assistant.wiring import build
 
-            self._assistant = build_assistant(self.built())
+            self._assistant = build(self.built()).assistant
         return self._assistant
 
     def tickets(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from benchmarks.common import (
 from bnpl_assistant.evals import metrics
 from bnpl_assistant.evals.dataset import load_dataset
 from bnpl_assistant.evals.runner import run_dataset
-from bnpl_assistant.services import build_assistant
+from bnpl_assistant.wiring import build
 
 TARGET = 25.0
 
@@ -25,7 +25,7 @@ def run(ctx: BenchContext) -> BenchResult:
         result.skipped = f"{EXTERNAL_SET} not found"
         return result
     # Wired as `bnpl-assistant eval` wires it: no conversation log, a scratch accounts database.
-    assistant = build_assistant(ctx.built(), log_turns=False, db_path=ctx.tmp("eval") / "eval.sqlite3")
+    assistant = build(ctx.built(), log_turns=False, db_path=ctx.tmp("eval") / "eval.sqlite3").assistant
     warm_up(assistant)
     dataset = load_dataset(EXTERNAL_SET, set(assistant.topics.ids))
     with stopwatch() as t:

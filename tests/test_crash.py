@@ -92,7 +92,7 @@ def _start_help_desk(port: int) -> tuple[ThreadingHTTPServer, HelpDesk]:
     desk = HelpDesk()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             desk.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()

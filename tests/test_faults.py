@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.cli import app
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import EmbedderMismatchError, IndexMissingError, ProviderError
@@ -29,10 +28,10 @@ from bnpl_assistant.providers.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBre
 from bnpl_assistant.providers.factory import make_chat_model
 from bnpl_assistant.providers.openai import ACCOUNT_REPLY_PLACEHOLDER, OpenAIChatModel, OpenAIEmbedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage
-from bnpl_assistant.services import build_assistant
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore, forget_client
 from bnpl_assistant.ui import render
+from bnpl_assistant.wiring import Components, build
 from conftest import KNOWLEDGE
 from fake_openai import FakeOpenAI
 from servers import free_port, start_chroma, stop_process
@@ -99,18 +98,17 @@ def _model(base_url: str, retries: int = RETRIES, timeout: float = 5.0,
     return model
 
 
-def _respond(assistant: Assistant, model: OpenAIChatModel, *messages: str, customer: str | None = None) -> Reply:
-    """Answer through ``model``, always putting the session assistant back to offline afterwards."""
-    assistant.llm = model
-    try:
-        conversation = Conversation(customer_id=customer)
-        reply = None
-        for message in messages:
-            reply = assistant.respond(conversation, message)
-        assert reply is not None
-        return reply
-    finally:
-        assistant.llm = None
+def _respond(components: Callable[..., Components], model: OpenAIChatModel, *messages: str,
+             customer: str | None = None) -> Reply:
+    """Answer through an assistant whose answers ``model`` writes (account tools and hand-off summaries stay
+    offline, so the scripted server sees only answer requests)."""
+    assistant = components(llm=model, model_tools=False, model_summaries=False).assistant
+    conversation = Conversation(customer_id=customer)
+    reply = None
+    for message in messages:
+        reply = assistant.respond(conversation, message)
+    assert reply is not None
+    return reply
 
 
 def _assert_offline_fallback(reply: Reply, reason: str) -> None:
@@ -139,26 +137,27 @@ FAULTS = [
 
 
 @pytest.mark.parametrize(("steps", "requests", "reason"), [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
-def test_provider_fault_falls_back_offline(assistant, server: FaultyOpenAI, steps: list[dict[str, Any]],  # type: ignore[no-untyped-def]
+def test_provider_fault_falls_back_offline(components: Callable[..., Components],
+                                           server: FaultyOpenAI, steps: list[dict[str, Any]],
                                            requests: int, reason: str) -> None:
     for step in steps:
         server.enqueue(**step)
-    reply = _respond(assistant, _model(server.base_url), LATE_FEE)
+    reply = _respond(components, _model(server.base_url), LATE_FEE)
     _assert_offline_fallback(reply, reason)
     assert len(server.calls) == requests  # bounded: never more than 1 + llm_max_retries
 
 
-def test_timeout_is_retried_then_falls_back(assistant, server: FaultyOpenAI) -> None:  # type: ignore[no-untyped-def]
+def test_timeout_is_retried_then_falls_back(components: Callable[..., Components], server: FaultyOpenAI) -> None:
     for _ in range(3):
         server.enqueue(kind="sleep", seconds=1.0)
-    reply = _respond(assistant, _model(server.base_url, retries=1, timeout=0.3), LATE_FEE)
+    reply = _respond(components, _model(server.base_url, retries=1, timeout=0.3), LATE_FEE)
     _assert_offline_fallback(reply, "TimeoutError: Request timed out")
     assert len(server.calls) == 2
 
 
-def test_connection_refused_is_retried_then_falls_back(assistant) -> None:  # type: ignore[no-untyped-def]
+def test_connection_refused_is_retried_then_falls_back(components: Callable[..., Components]) -> None:
     closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    reply = _respond(assistant, _model(closed, retries=1), LATE_FEE)
+    reply = _respond(components, _model(closed, retries=1), LATE_FEE)
     _assert_offline_fallback(reply, "ConnectionError: Connection error")
     assert "failed after 2 attempt" in reply.fallback_reason
 
@@ -188,10 +187,10 @@ def test_stream_cut_mid_reply_is_a_provider_error_and_counts(server: FaultyOpenA
     assert len(server.calls) == 1
 
 
-def test_provider_only_gets_redacted_text(assistant, server: FaultyOpenAI) -> None:  # type: ignore[no-untyped-def]
+def test_provider_only_gets_redacted_text(components: Callable[..., Components], server: FaultyOpenAI) -> None:
     server.enqueue(kind="text", content="The late fee is 7 EUR.")
     server.enqueue(kind="text", content="The late fee is 7 EUR [en/late-fee-amounts#0].")
-    reply = _respond(assistant, _model(server.base_url),
+    reply = _respond(components, _model(server.base_url),
                      "hi, my IBAN is DE89 3704 0044 0532 0130 00 and my mail anna@example.com",
                      "how much do you charge if I pay an instalment late? my card is 4111 1111 1111 1111")
     assert not reply.fell_back and reply.model_path == "openai:test-model"
@@ -201,9 +200,9 @@ def test_provider_only_gets_redacted_text(assistant, server: FaultyOpenAI) -> No
     assert "[CARD]" in sent and "[IBAN]" in sent and "[EMAIL]" in sent
 
 
-def test_account_replies_stay_on_the_machine(assistant, server: FaultyOpenAI) -> None:  # type: ignore[no-untyped-def]
+def test_account_replies_stay_on_the_machine(components: Callable[..., Components], server: FaultyOpenAI) -> None:
     server.enqueue(kind="text", content="The late fee is 7 EUR [en/late-fee-amounts#0].")
-    reply = _respond(assistant, _model(server.base_url), "When is my next payment due and how much is it?",
+    reply = _respond(components, _model(server.base_url), "When is my next payment due and how much is it?",
                      LATE_FEE, customer="cust-001")
     assert reply.model_path == "openai:test-model" and len(server.calls) == 1  # the account reply: no model
     sent = server.calls[0]["messages"]
@@ -224,31 +223,32 @@ def test_openai_embedder_sends_redacted_queries(server: FaultyOpenAI) -> None:
 # -- the circuit breaker --------------------------------------------------------------------------------
 
 
-def test_breaker_opens_stops_hammering_and_probes_after_cooldown(assistant, server: FaultyOpenAI) -> None:  # type: ignore[no-untyped-def]
+def test_breaker_opens_stops_hammering_and_probes_after_cooldown(components: Callable[..., Components],
+                                                                 server: FaultyOpenAI) -> None:
     clock = FakeClock()
     model = _model(server.base_url, retries=0, breaker=CircuitBreaker("openai:test-model", 3, 30.0, clock))
     for _ in range(20):
         server.enqueue(kind="status", code=503)
     for _ in range(3):
-        _assert_offline_fallback(_respond(assistant, model, LATE_FEE), "503")
+        _assert_offline_fallback(_respond(components, model, LATE_FEE), "503")
     assert len(server.calls) == 3 and model.breaker.state == OPEN
 
     for _ in range(5):  # open: every reply is offline at once, the provider sees nothing
-        reply = _respond(assistant, model, LATE_FEE)
+        reply = _respond(components, model, LATE_FEE)
         _assert_offline_fallback(reply, "circuit open")
     assert len(server.calls) == 3
 
     clock.advance(30.0)  # cool-down over: one probe, which fails, opens it again
     assert model.breaker.state == HALF_OPEN
-    _assert_offline_fallback(_respond(assistant, model, LATE_FEE), "503")
+    _assert_offline_fallback(_respond(components, model, LATE_FEE), "503")
     assert len(server.calls) == 4 and model.breaker.state == OPEN
-    _assert_offline_fallback(_respond(assistant, model, LATE_FEE), "circuit open")
+    _assert_offline_fallback(_respond(components, model, LATE_FEE), "circuit open")
     assert len(server.calls) == 4
 
     clock.advance(31.0)  # the provider is back: the probe succeeds and closes the breaker
     server.script.clear()
     server.enqueue(kind="text", content="The late fee is 7 EUR [en/late-fee-amounts#0].")
-    reply = _respond(assistant, model, LATE_FEE)
+    reply = _respond(components, model, LATE_FEE)
     assert not reply.fell_back and reply.model_path == "openai:test-model"
     assert len(server.calls) == 5 and model.breaker.state == CLOSED and model.breaker.failures == 0
 
@@ -310,7 +310,7 @@ def test_chroma_outage_hands_off_and_recovers(built, tmp_path: Path) -> None:  #
         local = VectorStore(base.index_dir, base.collection)
         remote = VectorStore(settings.index_dir, settings.collection, url)
         remote.publish(local.all_chunks(with_embeddings=True), local.pointer()["embedder"])  # type: ignore[index]
-        assistant = build_assistant(settings, log_turns=False)
+        assistant = build(settings, log_turns=False).assistant
         assert assistant.respond(Conversation(), LATE_FEE).outcome == "answer"
 
         stop_process(proc)
@@ -347,7 +347,7 @@ def test_missing_index_says_run_ingest(built, tmp_path: Path, monkeypatch: pytes
     settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
     search = HybridSearch(VectorStore(settings.index_dir, settings.collection), built[2].embedder.name)
     with pytest.raises(IndexMissingError, match=r"no index at .*: run `bnpl-assistant ingest`"):
-        search.table()  # what Assistant.from_settings calls to fail early
+        search.table()  # what wiring.build_core calls to fail early
     result = _ask_cli(monkeypatch, data)
     assert result.exit_code == 1
     out = " ".join(result.output.split())

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from bnpl_assistant.conversation import Conversation, Reply, Turn
-from bnpl_assistant.services import build_handoffs
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.storage import open_database, session
 from bnpl_assistant.support.handoffs import HandoffError, HandoffStore, summarise, transcript_of
+from bnpl_assistant.wiring import handoff_store
 
 REPO = Path(__file__).resolve().parents[1]
 FIXED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -130,7 +130,7 @@ def test_summary_is_extractive_and_short() -> None:
 def test_wiring_reads_topic_priorities(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=REPO / "knowledge",
                         handoff_webhook="http://127.0.0.1:9/hook")
-    s = build_handoffs(settings, open_database(settings.db_path))
+    s = handoff_store(settings, open_database(settings.db_path))
     assert s.database.path == settings.db_path and s.webhook_url == "http://127.0.0.1:9/hook"
     assert s.priority("unrecognized-purchase", "fraud") == 1
     assert s.priority("financial-hardship", "customer-care-hardship") == 1
@@ -164,7 +164,7 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.attempts += 1
             if state.attempts <= state.fail:

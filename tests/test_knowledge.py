@@ -39,7 +39,7 @@ def test_bad_front_matter_names_file_and_line(tmp_path: Path) -> None:
     path.write_text("---\nid: x\ntopic: late-fees\ntitle: [unclosed\nlanguage: en\n---\nbody\n", encoding="utf-8")
     with pytest.raises(DataError) as err:
         parse_article(path)
-    assert str(path) in str(err.value) and ":4:" in str(err.value) or ":5:" in str(err.value)
+    assert (str(path) in str(err.value) and ":4:" in str(err.value)) or ":5:" in str(err.value)
 
 
 def test_missing_field_and_unclosed_front_matter(tmp_path: Path) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import ConfigError, ProviderError
 from bnpl_assistant.providers.factory import make_chat_model
 from bnpl_assistant.providers.openai import OpenAIChatModel
 from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
+from bnpl_assistant.wiring import Components
 from fake_openai import FakeOpenAI
 
 PASSAGES = [Passage("en/late-fee#0", "A late fee of 7 EUR applies after 10 days.", "late-fee", "Late fees",
@@ -99,62 +103,58 @@ def test_unknown_provider_lists_choices() -> None:
     assert make_chat_model(Settings(llm="offline")) is None
 
 
-def test_assistant_uses_model_and_falls_back_offline(assistant, server: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
-    model = _model(server, retries=0)
-    assistant.llm = model
-    try:
-        server.enqueue(kind="text", content="Die Mahngebühr beträgt 7 EUR [de/late-fee-amounts#0].")
-        reply = assistant.respond(Conversation(), "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?")
-        assert reply.outcome == "answer" and reply.model_path == "openai:test-model"
-        assert "7 EUR" in reply.text and not reply.fell_back
-        server.enqueue(kind="status", code=503)
-        reply = assistant.respond(Conversation(), "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?")
-        assert reply.fell_back and reply.model_path == "offline" and "503" in reply.fallback_reason
-        assert reply.sources and reply.text
-    finally:
-        assistant.llm = None
+def test_assistant_uses_model_and_falls_back_offline(components: Callable[..., Components],
+                                                     server: FakeOpenAI) -> None:
+    assistant = components(llm=_model(server, retries=0)).assistant
+    server.enqueue(kind="text", content="Die Mahngebühr beträgt 7 EUR [de/late-fee-amounts#0].")
+    reply = assistant.respond(Conversation(), "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?")
+    assert reply.outcome == "answer" and reply.model_path == "openai:test-model"
+    assert "7 EUR" in reply.text and not reply.fell_back
+    server.enqueue(kind="status", code=503)
+    reply = assistant.respond(Conversation(), "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?")
+    assert reply.fell_back and reply.model_path == "offline" and "503" in reply.fallback_reason
+    assert reply.sources and reply.text
 
 
-def test_assistant_acts_by_function_calling_and_summarises_hand_offs(assistant, server: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
-    model = _model(server, retries=0)
-    assistant.llm, assistant.actions.planner, assistant.handoffs.summariser = model, model, model
-    try:
-        server.enqueue(kind="tool_call", name="next_payment", arguments={})
-        reply = assistant.respond(Conversation(), "when do I have to pay the next one?", customer="cust-001")
-        assert reply.outcome == "act" and reply.tool == "next_payment" and reply.model_path == "openai:test-model"
-        assert {t["function"]["name"] for t in server.calls[-1]["tools"]} >= {"next_payment", "report_return"}
+def test_assistant_acts_by_function_calling_and_summarises_hand_offs(components: Callable[..., Components],
+                                                                     server: FakeOpenAI) -> None:
+    built = components(llm=_model(server, retries=0))
+    assistant, handoffs = built.assistant, built.handoffs
+    assert handoffs is not None
+    # the model picks the tool, then writes the hand-off summary
+    server.enqueue(kind="tool_call", name="next_payment", arguments={})
+    reply = assistant.respond(Conversation(), "when do I have to pay the next one?", customer="cust-001")
+    assert reply.outcome == "act" and reply.tool == "next_payment" and reply.model_path == "openai:test-model"
+    assert {t["function"]["name"] for t in server.calls[-1]["tools"]} >= {"next_payment", "report_return"}
 
-        server.enqueue(kind="text", content="Customer does not recognise a charge; possible fraud.")
-        reply = assistant.respond(Conversation(), "There is a payment on my account that I did not make, I think "
-                                                  "someone stole my details")
-        assert reply.outcome == "escalate" and reply.ticket_id
-        ticket = assistant.handoffs.get(reply.ticket_id)
-        assert ticket.summary_by == "openai:test-model" and "possible fraud" in ticket.summary
-    finally:
-        assistant.llm = assistant.actions.planner = assistant.handoffs.summariser = None
+    server.enqueue(kind="text", content="Customer does not recognise a charge; possible fraud.")
+    reply = assistant.respond(Conversation(), "There is a payment on my account that I did not make, I think "
+                                              "someone stole my details")
+    assert reply.outcome == "escalate" and reply.ticket_id
+    ticket = handoffs.get(reply.ticket_id)
+    assert ticket.summary_by == "openai:test-model" and "possible fraud" in ticket.summary
 
 
-def test_respond_stream_yields_deltas_then_the_reply(assistant, server: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+def test_respond_stream_yields_deltas_then_the_reply(assistant: Assistant, components: Callable[..., Components],
+                                                     server: FakeOpenAI) -> None:
     question = "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?"
     offline = list(assistant.respond_stream(Conversation(), question))
     assert len(offline) == 1 and isinstance(offline[0], Reply) and offline[0].model_path == "offline"
 
-    assistant.llm = _model(server, retries=0)
-    try:
-        server.enqueue(kind="stream", chunks=["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."])
-        events = list(assistant.respond_stream(Conversation(), question))
-        *deltas, reply = events
-        assert deltas == ["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."]
-        assert isinstance(reply, Reply) and reply.text == "".join(deltas)
-        assert reply.model_path == "openai:test-model" and "model" in reply.timings_ms
-        assert server.calls[-1]["stream"] is True
+    assistant = components(llm=_model(server, retries=0)).assistant
+    # the same question written by the model, streamed
+    server.enqueue(kind="stream", chunks=["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."])
+    events = list(assistant.respond_stream(Conversation(), question))
+    *deltas, reply = events
+    assert deltas == ["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."]
+    assert isinstance(reply, Reply) and reply.text == "".join(deltas)
+    assert reply.model_path == "openai:test-model" and "model" in reply.timings_ms
+    assert server.calls[-1]["stream"] is True
 
-        server.enqueue(kind="stream_cut", chunks=["Die Mahn"])
-        *deltas, reply = list(assistant.respond_stream(Conversation(), question))
-        assert deltas == ["Die Mahn"]  # shown, then replaced by the offline answer
-        assert reply.fell_back and reply.model_path == "offline" and reply.text == offline[0].text
+    server.enqueue(kind="stream_cut", chunks=["Die Mahn"])
+    *deltas, reply = list(assistant.respond_stream(Conversation(), question))
+    assert deltas == ["Die Mahn"]  # shown, then replaced by the offline answer
+    assert reply.fell_back and reply.model_path == "offline" and reply.text == offline[0].text
 
-        hand_off = list(assistant.respond_stream(Conversation(), "I want to talk to a human please"))
-        assert len(hand_off) == 1 and hand_off[0].outcome == "escalate"  # not written by the model
-    finally:
-        assistant.llm = None
+    hand_off = list(assistant.respond_stream(Conversation(), "I want to talk to a human please"))
+    assert len(hand_off) == 1 and hand_off[0].outcome == "escalate"  # not written by the model

@@ -32,12 +32,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The app on 127.0.0.1 with the session's index and a fresh demo database."""
-    from bnpl_assistant.services import build_desk
     from bnpl_assistant.ui.app import build_app
+    from bnpl_assistant.wiring import build
 
     settings = copy_of_built(built, tmp_path_factory.mktemp("page"), client_rate_limit=0)  # all tests: 127.0.0.1
     data = settings.data_dir
-    desk = build_desk(settings, eval_dir=data / "eval", deflection_dir=data / "deflection")
+    desk = build(settings).desk(eval_dir=data / "eval", deflection_dir=data / "deflection")
     app = build_app(desk, settings)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -194,22 +194,42 @@ STREAMED = ["Die Mahngebühr ", "beträgt 7 EUR, ", "wenn eine Rate ", "10 Tage 
             "[de/late-fee-amounts#0]."]
 
 
-@pytest.fixture
-def streaming_model(page_app):  # type: ignore[no-untyped-def]
-    """The page's assistant writing answers with a chat model on a scripted local server that sends each
-    piece of the reply 0.4 s apart."""
+@pytest.fixture(scope="module")
+def streaming_app(core, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A second page whose assistant writes answers with a chat model on a scripted local server (each piece
+    of a reply can be sent seconds apart); built on the session's core, with its own database."""
     from bnpl_assistant.providers.factory import make_chat_model
+    from bnpl_assistant.ui.app import build_app
+    from bnpl_assistant.wiring import assemble
 
-    assistant = page_app[1].assistant
+    folder = tmp_path_factory.mktemp("streaming")
     with FakeOpenAI() as server:
-        assistant.llm = make_chat_model(Settings(llm="openai:test-model", openai_base_url=server.base_url))
-        try:
-            yield server
-        finally:
-            assistant.llm = None
+        model = make_chat_model(Settings(llm="openai:test-model", openai_base_url=server.base_url))
+        desk = assemble(core, db_path=folder / "bnpl.sqlite3", llm=model).desk(folder / "eval", folder / "deflection")
+        app = build_app(desk, core.settings)
+        port = free_port()
+        app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        yield f"http://127.0.0.1:{port}/", server
+        app.close()
 
 
-def test_model_reply_streams_into_the_page(page, streaming_model) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def streaming_model(streaming_app):  # type: ignore[no-untyped-def]
+    return streaming_app[1]
+
+
+@pytest.fixture
+def streaming_page(browser, streaming_app):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    pg = context.new_page()
+    pg.goto(streaming_app[0])
+    pg.wait_for_selector("#message textarea", timeout=60_000)
+    yield pg
+    context.close()
+
+
+def test_model_reply_streams_into_the_page(streaming_page, streaming_model) -> None:  # type: ignore[no-untyped-def]
+    page = streaming_page
     streaming_model.enqueue(kind="stream", chunks=STREAMED, delay=0.4)
     before = page.locator("#chat .message").count()
     page.fill("#message textarea", "Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?")
@@ -233,11 +253,11 @@ def test_model_reply_streams_into_the_page(page, streaming_model) -> None:  # ty
     assert streaming_model.calls[-1]["stream"] is True
 
 
-def test_gradio_client_sees_the_stream(page_app, streaming_model) -> None:  # type: ignore[no-untyped-def]
+def test_gradio_client_sees_the_stream(streaming_app, streaming_model) -> None:  # type: ignore[no-untyped-def]
     from gradio_client import Client
 
     streaming_model.enqueue(kind="stream", chunks=STREAMED, delay=0.2)
-    client = Client(page_app[0], verbose=False)
+    client = Client(streaming_app[0], verbose=False)
     job = client.submit("Wie hoch ist die Mahngebühr, wenn ich zu spät zahle?", [], "auto", "", api_name="/chat")
     updates = [_text(history[-1]) for history, *_ in job if history and history[-1]["role"] == "assistant"]
     assert len(updates) >= 3 and "7 EUR" in updates[-1]

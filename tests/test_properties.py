@@ -28,9 +28,9 @@ from bnpl_assistant.errors import DataError
 from bnpl_assistant.evals.dataset import LoadedDataset, load_dataset
 from bnpl_assistant.ingest import ingest
 from bnpl_assistant.kb.articles import Article, parse_article
-from bnpl_assistant.services import build_assistant
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore
+from bnpl_assistant.wiring import build
 from conftest import KNOWLEDGE, REPO, TINY_TOPICS, copy_of_built, write_article
 
 PROPS = settings(derandomize=True, deadline=None, database=None, report_multiple_bugs=False,
@@ -87,7 +87,7 @@ def _write(folder: str, name: str, content: str | bytes) -> Path:
 def sandbox(built, tmp_path_factory) -> Iterator[tuple[Assistant, Path]]:  # type: ignore[no-untyped-def]
     """An assistant on a copy of the session index with its own accounts database, log and hand-offs."""
     settings_ = copy_of_built(built, tmp_path_factory.mktemp("props"))
-    yield build_assistant(settings_), settings_.db_path
+    yield build(settings_).assistant, settings_.db_path
 
 
 def _valid(reply: Any, assistant: Assistant) -> None:
@@ -312,7 +312,7 @@ NOT_CONFIRMING = st.one_of(
        first=st.one_of(WRITE_REQUESTS, MESSAGES), second=st.one_of(st.none(), NOT_CONFIRMING))
 def test_unconfirmed_writes_change_nothing(sandbox, customer: str, first: str, second: str | None) -> None:  # type: ignore[no-untyped-def]
     assistant, db = sandbox
-    assume(second is None or not assistant.actions.data.yes.search(rules.normalise(second)))
+    assume(second is None or not assistant.agent.data.yes.search(rules.normalise(second)))
     before = _snapshot(db)
     conversation = Conversation(customer_id=customer)
     for message in [first] if second is None else [first, second]:

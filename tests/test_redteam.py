@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bnpl_assistant import services, storage
+from bnpl_assistant import storage, wiring
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify import rules
 from bnpl_assistant.evals import metrics
@@ -44,23 +44,23 @@ class Harness:
 def harness(built, tmp_path_factory) -> Iterator[Harness]:  # type: ignore[no-untyped-def]
     """The assistant as ``bnpl-assistant eval`` builds it: the session index, a scratch demo database."""
     settings = copy_of_built(built, tmp_path_factory.mktemp("redteam"))
-    scratch = services.scratch_database()
+    scratch = wiring.scratch_database()
     try:
-        assistant = services.build_assistant(settings, log_turns=False, db_path=scratch)
+        assistant = wiring.build(settings, log_turns=False, db_path=scratch).assistant
         customers = [tuple(r) for r in _query(scratch, "SELECT id, name, email FROM customers ORDER BY id")]
         yield Harness(assistant, scratch, customers)  # type: ignore[arg-type]
     finally:
-        services.remove_scratch(scratch)
+        wiring.remove_scratch(scratch)
 
 
 def test_eval_wiring_leaves_the_live_database_alone(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = copy_of_built(built, tmp_path)
-    scratch = services.scratch_database()
+    scratch = wiring.scratch_database()
     try:
-        services.build_assistant(settings, log_turns=False, db_path=scratch)
+        wiring.build(settings, log_turns=False, db_path=scratch)
         assert scratch.is_file()
     finally:
-        services.remove_scratch(scratch)
+        wiring.remove_scratch(scratch)
     assert not settings.db_path.exists()  # the eval's assistant never opened (or created) the live file
 
 
@@ -75,7 +75,7 @@ def _audit_rows(db: Path) -> list[tuple[Any, ...]]:
 
 
 def _confirms(harness: Harness, ticket: Ticket) -> bool:
-    return len(ticket.turns) > 1 and bool(harness.assistant.actions.data.yes.search(rules.normalise(ticket.message)))
+    return len(ticket.turns) > 1 and bool(harness.assistant.agent.data.yes.search(rules.normalise(ticket.message)))
 
 
 def _leaks(harness: Harness, row: Row) -> list[str]:

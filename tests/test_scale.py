@@ -23,9 +23,9 @@ from bnpl_assistant.cli import app
 from bnpl_assistant.conversation import Conversation
 from bnpl_assistant.errors import StoreUnavailableError
 from bnpl_assistant.kb.articles import parse_article
-from bnpl_assistant.services import build_assistant, ingest_all
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import forget_client
+from bnpl_assistant.wiring import build, ingest_all
 from conftest import KNOWLEDGE
 from servers import free_port, start_chroma, stop_process
 
@@ -78,7 +78,7 @@ def test_one_instance_ingests_another_answers(built, chroma, lead_kb: Path, tmp_
     assert report.articles == {"en": articles} and report.added == report.chunks == report.embedded == articles
 
     forget_client(reader.index_dir, url)  # the reader opens its own connection, as a separate process would
-    assistant = build_assistant(reader)
+    assistant = build(reader).assistant
     reply = assistant.respond(Conversation(), LATE_FEE)
     assert reply.outcome == "answer" and reply.topic == "late-fees"
     assert "7 EUR" in reply.text
@@ -100,7 +100,7 @@ def test_stopped_server_gives_a_clear_answer_or_error(built, chroma, lead_kb: Pa
     url, proc = chroma
     settings = _instance(tmp_path, "app", url, lead_kb, built)
     ingest_all(settings)
-    assistant = build_assistant(settings)
+    assistant = build(settings).assistant
     assert assistant.respond(Conversation(), LATE_FEE).outcome == "answer"
 
     stop_process(proc)

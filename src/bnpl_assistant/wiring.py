@@ -21,9 +21,10 @@ from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
 from bnpl_assistant.classify.intent import IntentClassifier
 from bnpl_assistant.ingest import IngestReport, ingest
 from bnpl_assistant.ingest.pipeline import Progress
+from bnpl_assistant.kb.topics import TopicCatalog, load_topics
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
-from bnpl_assistant.providers.base import ChatModel, Embedder, as_summariser, as_tool_planner
+from bnpl_assistant.providers.base import ChatModel, Embedder, Summariser, as_summariser, as_tool_planner
 from bnpl_assistant.providers.factory import make_chat_model, make_embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch
 from bnpl_assistant.settings import Settings
@@ -67,19 +68,20 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     return report
 
 
-def build(settings: Settings, *, db_path: Path | None = None, llm: ChatModel | None = None,
-          embedder: Embedder | None = None, store: VectorStore | None = None, accounts: bool = True,
-          log_turns: bool = True) -> Components:
-    """Build the assistant and, with ``accounts``, the demo accounts, account agent, hand-offs and log.
+@dataclass(frozen=True)
+class Core:
+    """The heavy, stateless parts (knowledge base, embedder, index, classifier, detector): built once, shared
+    by every assistant that :func:`assemble` makes from them (a test builds several, with other models)."""
 
-    Args:
-        settings: the one settings object.
-        db_path: the database to use instead of the live ``settings.db_path`` (evals pass a scratch file).
-        llm: the chat model; default: the one ``settings.llm`` names (None offline).
-        embedder: the embedder; default: the one ``settings.embedder`` names.
-        store: the vector store; default: the one the settings name (embedded or a Chroma server).
-        accounts: wire the accounts service, account agent and hand-off tickets.
-        log_turns: log every turn to the conversation log.
+    settings: Settings
+    topics: TopicCatalog
+    understander: Understander
+    detector: LanguageDetector
+    cache: EmbeddingCache
+
+
+def build_core(settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None) -> Core:
+    """Load the knowledge base, open the index and train the classifier.
 
     Raises:
         BnplError: a missing index ("run ingest"), an unreachable Chroma server, a malformed knowledge base.
@@ -89,29 +91,72 @@ def build(settings: Settings, *, db_path: Path | None = None, llm: ChatModel | N
     store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
     search = HybridSearch(store, embedder.name)
     search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is trained
-    llm = llm if llm is not None else make_chat_model(settings)
     cache = EmbeddingCache(settings.cache_dir, embedder)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
     classifier = IntentClassifier(exemplars, cache.embed([e.text for e in exemplars]))
-    understander = Understander(embedder, classifier, search)
     detector = LanguageDetector(settings.languages, settings.default_language)
+    return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache)
+
+
+def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None = None, accounts: bool = True,
+             log_turns: bool = True, model_tools: bool = True, model_summaries: bool = True) -> Components:
+    """An assistant on ``core`` with its model and, with ``accounts``, the demo accounts, the account agent,
+    hand-off tickets and the conversation log on one database (``db_path``, default the live one).
+
+    A chat model that declares "tools" / "summaries" also picks account tools and writes hand-off summaries,
+    unless ``model_tools`` / ``model_summaries`` say otherwise (then the offline detector and the extractive
+    summary do it).
+    """
+    settings = core.settings
+    parts = (settings, core.topics, core.understander, core.detector)
     if not accounts:
-        return Components(settings, Assistant(settings, kb.topics, understander, detector, llm=llm))
+        return Components(settings, Assistant(*parts, llm=llm))
     database = open_database(db_path or settings.db_path)
     ensure_demo(database)
     service = AccountsService(database)
     # Signed out, only a message naming an order or customer id gets the sign-in explanation; other
     # account-flavoured questions ("where's my refund?") are answered from the FAQ.
-    agent = AccountAgent(service, embedder.embed_query, signed_out="defer", embed_examples=cache.embed,
-                         planner=as_tool_planner(llm))
+    agent = AccountAgent(service, core.understander.embedder.embed_query, signed_out="defer",
+                         embed_examples=core.cache.embed, planner=as_tool_planner(llm) if model_tools else None)
     agent.warm()  # from the disk cache after the first start: milliseconds
-    priorities = {t.id: t.priority for t in kb.topics}
-    handoffs = HandoffStore(database, settings.handoff_webhook, priorities,
-                            summariser=as_summariser(llm))
+    handoffs = handoff_store(settings, database, core.topics,
+                             summariser=as_summariser(llm) if model_summaries else None)
     turn_log = ConversationLog(database) if log_turns else None
-    assistant = Assistant(settings, kb.topics, understander, detector, llm=llm, handoffs=handoffs, agent=agent,
-                          turn_log=turn_log)
+    assistant = Assistant(*parts, llm=llm, handoffs=handoffs, agent=agent, turn_log=turn_log)
     return Components(settings, assistant, database, service, handoffs, turn_log)
+
+
+def handoff_store(settings: Settings, database: Database, topics: TopicCatalog | None = None,
+                  summariser: Summariser | None = None) -> HandoffStore:
+    """The hand-off store on ``database``: the webhook from the settings, each topic's priority from the
+    topics (default: the knowledge base's ``topics.yaml``)."""
+    if topics is None:
+        topics = load_topics(settings.knowledge_dir / "topics.yaml")
+    return HandoffStore(database, settings.handoff_webhook, {t.id: t.priority for t in topics},
+                        summariser=summariser)
+
+
+def build(settings: Settings, *, db_path: Path | None = None, llm: ChatModel | None = None,
+          embedder: Embedder | None = None, store: VectorStore | None = None, accounts: bool = True,
+          log_turns: bool = True) -> Components:
+    """Everything from the settings: :func:`build_core`, then :func:`assemble`.
+
+    Args:
+        settings: the one settings object.
+        db_path: the database to use instead of the live ``settings.db_path`` (evals pass a scratch file);
+            the live one is then not opened at all.
+        llm: the chat model; default: the one ``settings.llm`` names (None offline).
+        embedder: the embedder; default: the one ``settings.embedder`` names.
+        store: the vector store; default: the one the settings name (embedded or a Chroma server).
+        accounts: wire the accounts service, account agent and hand-off tickets.
+        log_turns: log every turn to the conversation log.
+
+    Raises:
+        BnplError: a missing index, an unreachable Chroma server, a malformed knowledge base, an unknown model.
+    """
+    core = build_core(settings, embedder=embedder, store=store)
+    model = llm if llm is not None else make_chat_model(settings)
+    return assemble(core, db_path=db_path, llm=model, accounts=accounts, log_turns=log_turns)
 
 
 def scratch_database() -> Path:
