@@ -123,7 +123,7 @@ class AccountAgent:
             if self.intents.confirms(text):
                 return replace(base, step="execute", order_id=pending.order_id)
             if self.intents.declines(text):
-                return base
+                return base  # cancelled: nothing changes
             slots = extract_slots(text, self.service.today)
             if action(pending.action).takes_days and slots.days and not slots.order_ids \
                     and len(text.split()) <= MAX_DAYS_ANSWER_WORDS and pending.order_id is not None:
