@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation
 from bnpl_assistant.integrations.langchain import HallonRetriever
 
@@ -147,3 +148,47 @@ def test_fast_classifier_scores_equal_scikit_learn(assistant, text: str) -> None
     assert np.allclose(fast.topic_probs, reference.topic_probs, atol=1e-9)
     assert fast.gate.keys() == reference.gate.keys()
     assert all(abs(fast.gate[k] - reference.gate[k]) < 1e-9 for k in fast.gate)
+
+
+# -- a conversation that knows when the subject changed ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("How long does a refund to my card take?", "what's the weather in Paris"),
+    ("How long does a refund to my card take?", "how do I bake sourdough"),
+    ("Wie hoch ist die Mahngebühr?", "wer hat 2014 die Fußball-WM gewonnen?"),
+])
+def test_a_complete_off_topic_message_is_judged_on_its_own(assistant: Assistant, first: str, second: str) -> None:
+    conversation = Conversation()
+    assert assistant.respond(conversation, first).outcome == "answer"
+    reply = assistant.respond(conversation, second)
+    assert reply.outcome == "refuse" and reply.reason == "off-topic" and not reply.sources
+
+
+def test_a_real_follow_up_still_borrows_the_topic(assistant: Assistant) -> None:
+    conversation = Conversation()
+    assert assistant.respond(conversation, "How long does a refund to my card take?").topic == "refund-timing"
+    reply = assistant.respond(conversation, "and to a bank account?")
+    assert reply.outcome == "answer" and reply.topic == "refund-timing"
+
+
+def test_a_follow_up_to_an_account_answer_stays_with_the_account(assistant: Assistant) -> None:
+    conversation = Conversation(customer_id="cust-001")
+    first = assistant.respond(conversation, "When is my next payment due?")
+    assert first.outcome == "act" and first.tool == "next_payment"
+    for follow_up in ("how much is it?", "and the one after?"):
+        reply = assistant.respond(conversation, follow_up)
+        assert reply.outcome == "act" and reply.tool == "payment_schedule", follow_up
+        assert "EUR" in reply.text
+
+
+@pytest.mark.parametrize("message", ["👍", "🙂🙂", "???", "🤔 ..."])
+def test_a_wordless_message_gets_asked_what_it_needs(assistant: Assistant, message: str) -> None:
+    from bnpl_assistant.ui import render
+
+    reply = assistant.respond(Conversation(), message)
+    assert reply.outcome == "refuse" and reply.reason == "no-words"
+    assert "What can I help you with" in reply.text and "didn't receive" not in reply.text
+    assert "Tell me what you need" in render.badge(reply) and "Can't help" not in render.badge(reply)
+    empty = assistant.respond(Conversation(), "   ")
+    assert empty.reason == "empty-message" and "didn't receive" in empty.text

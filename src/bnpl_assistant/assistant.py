@@ -145,8 +145,12 @@ class Assistant:
         timings["language"] = _ms(step)
         conversation.turns.append(Turn("customer", text, lang))
 
-        draft = Draft(fixed("empty", "empty-message", lang)) if not rules.has_words(text) else \
-            self._decide_and_act(conversation, text, lang, timings)
+        if not text.strip():
+            draft = Draft(fixed("empty", "empty-message", lang))
+        elif not rules.has_words(text):  # emoji, punctuation, digits only: ask what they need
+            draft = Draft(fixed("no_words", "no-words", lang))
+        else:
+            draft = self._decide_and_act(conversation, text, lang, timings)
         reply = draft.reply
         if draft.job is not None:
             reply = yield from self._write(draft.job, reply, stream, timings)
@@ -158,7 +162,7 @@ class Assistant:
                         timings_ms={**timings, **reply.timings_ms, "total": _ms(started)})
         unsure = reply.outcome == "refuse" and reply.reason == "low-confidence"
         conversation.turns.append(Turn("assistant", reply.text, reply.language, UNSURE if unsure else reply.topic,
-                                       reply.outcome))
+                                       reply.outcome, reply.tool))
         yield self._log_turn(conversation, text, reply)
 
     def _decide_and_act(self, conversation: Conversation, text: str, lang: str,

@@ -19,6 +19,7 @@ class Turn:
     language: str | None = None
     topic: str | None = None
     outcome: str | None = None
+    tool: str | None = None  # the account action an assistant turn carried out
 
 
 @dataclass
@@ -45,6 +46,12 @@ class Conversation:
         for turn in reversed(self.turns):
             if turn.role == "assistant" and turn.topic:
                 return turn.topic
+        return None
+
+    def last_assistant_turn(self) -> Turn | None:
+        for turn in reversed(self.turns):
+            if turn.role == "assistant":
+                return turn
         return None
 
     def recent_failures(self, window: int = 3) -> int:

@@ -23,6 +23,7 @@ class Thresholds:
     injection: float = 0.5
     handoff: float = 0.5
     offtopic: float = 0.5
+    offtopic_referring: float = 0.85  # a short message that refers back is off-topic on its own only above this
     min_topic_prob: float = 0.12
     min_dense: float = 0.0
     repeated_failures: int = 2

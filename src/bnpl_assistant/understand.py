@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnpl_assistant.classify import rules
-from bnpl_assistant.classify.intent import IntentClassifier
+from bnpl_assistant.classify.intent import IntentClassifier, IntentScores
 from bnpl_assistant.conversation import Conversation
+from bnpl_assistant.policy import Thresholds, load_thresholds
 from bnpl_assistant.providers.base import Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Retrieval
 
@@ -84,10 +85,29 @@ class Understanding:
 class Understander:
     """Reads a message: one query embedding (two for a suspected follow-up), the classifier, the search."""
 
-    def __init__(self, embedder: Embedder, classifier: IntentClassifier, search: HybridSearch) -> None:
+    def __init__(self, embedder: Embedder, classifier: IntentClassifier, search: HybridSearch,
+                 thresholds: Thresholds | None = None) -> None:
         self.embedder = embedder
         self.classifier = classifier
         self.search = search
+        self.thresholds = thresholds or load_thresholds()
+
+    def _reads_as_follow_up(self, conversation: Conversation, text: str, scores: IntentScores) -> bool:
+        """Whether ``text`` leans on the previous turn ("and to a bank account?", "und wenn nicht?").
+
+        A message that is complete on its own is judged on its own: one the gate confidently calls off-topic
+        stays off-topic, however short, unless it refers back to the previous turn; a message that refers
+        back needs the stronger ``offtopic_referring`` evidence to be judged on its own.
+        """
+        if not conversation.last_topic or len(text.split()) > FOLLOW_UP_MAX_WORDS:
+            return False
+        if len(conversation.last_customer_texts(2)) < 2:  # the current message is already the last
+            return False
+        refers = rules.refers_back(text)
+        offtopic = scores.gate.get("offtopic", 0.0)
+        if offtopic >= (self.thresholds.offtopic_referring if refers else self.thresholds.offtopic):
+            return False
+        return refers or float(scores.topic_probs.max()) < 0.5 or offtopic > 0.3
 
     def understand(self, conversation: Conversation, text: str, language: str) -> Understanding:
         """Understand ``text`` (already normalised and the conversation's last customer turn).
@@ -99,16 +119,13 @@ class Understander:
         scores = self.classifier.score(vector, text)
         probs = scores.topic_probs
         gate = scores.gate
-        follow_up = False
+        follow_up = self._reads_as_follow_up(conversation, text, scores)
         search_text = text
-        previous = conversation.last_customer_texts(2)[:-1]  # the current message is already the last
-        if previous and conversation.last_topic and len(text.split()) <= FOLLOW_UP_MAX_WORDS and (
-                rules.refers_back(text) or float(probs.max()) < 0.5 or gate.get("offtopic", 0) > 0.3):
+        if follow_up:
             # Only now is the second embedding (message in context) worth its ~15 ms.
-            context_text = f"{previous[-1]} {text}"
+            context_text = f"{conversation.last_customer_texts(2)[0]} {text}"
             context_vec = self.embedder.embed_query(context_text)
             context = self.classifier.score(context_vec, context_text)
-            follow_up = True
             prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
             probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
             gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}

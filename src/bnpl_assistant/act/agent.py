@@ -35,6 +35,12 @@ MAX_DAYS_ANSWER_WORDS = 6  # "30 days, please" changes the days of a pending ext
 _HALLON_ORDER = re.compile(r"\bord-\d{5}\b", re.IGNORECASE)
 
 
+# An account read just answered -> the read a short follow-up to it gets (writes are never repeated this way).
+FOLLOW_UP_READS = {"next_payment": "payment_schedule", "payment_schedule": "payment_schedule",
+                   "list_orders": "list_orders", "refund_status": "refund_status"}
+FOLLOW_UP_MAX_WORDS = 8
+
+
 class AccountAgent:
     """Acts on the signed-in customer's account when a message asks for it."""
 
@@ -153,13 +159,24 @@ class AccountAgent:
             if choice.slots is not None:
                 slots = merge_slots(slots, choice.slots)
         else:
-            intent = self.intents.detect(text, vector, slots)
+            intent = self.intents.detect(text, vector, slots) or self._follow_up(conversation, text)
         planned = self._resolve(conversation, text, language, slots, intent)
         if planned is None or choice is None:
             return planned
         if choice.error is not None:
             return replace(planned, fallback_reason=choice.error)
         return replace(planned, model_path=choice.model)
+
+    @staticmethod
+    def _follow_up(conversation: Conversation, text: str) -> Intent | None:
+        """A short question that leans on an account answer just given ("how much is it?", "and the one
+        after?") stays with the account: the same read again, widened to the whole schedule where it helps."""
+        last = conversation.last_assistant_turn()
+        if last is None or last.outcome != "act" or last.tool not in FOLLOW_UP_READS:
+            return None
+        if len(text.split()) > FOLLOW_UP_MAX_WORDS or not rules.refers_back(text):
+            return None
+        return Intent(FOLLOW_UP_READS[last.tool], 1.0, "follow-up")
 
     def _ask_model(self, conversation: Conversation, text: str, language: str) -> ToolChoice | None:
         """The chat model's choice for a signed-in customer; None without a model or a customer."""

@@ -61,7 +61,7 @@ class Intent:
 
     action: str
     score: float
-    via: str  # "rule" | "nearest" | "order-id" | "tool-call"
+    via: str  # "rule" | "nearest" | "order-id" | "tool-call" | "follow-up"
 
 
 def load_intents(path: Path | None = None) -> IntentData:

@@ -14,6 +14,10 @@ BADGES = {
     "escalate": ("🙋", "Handed to a person"),
     "refuse": ("⛔", "Can't help with that"),
 }
+# Refusals that only ask what the customer needs (a greeting, an empty or wordless message): their badge says
+# so, instead of "Can't help with that" beside a reply that offers help.
+ASKING = ("💬", "Tell me what you need")
+ASKING_REASONS = frozenset({"greeting", "empty-message", "no-words"})
 TYPING = "✍️ *writing…*"
 SLOW_DOWN = "⏳ **Slow down**"  # the badge when a session or address is over its rate limit
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
@@ -28,7 +32,7 @@ def inert(text: str) -> str:
 
 
 def badge(reply: Reply) -> str:
-    icon, label = BADGES.get(reply.outcome, ("", reply.outcome))
+    icon, label = ASKING if reply.reason in ASKING_REASONS else BADGES.get(reply.outcome, ("", reply.outcome))
     extra = f" · ticket **{reply.ticket_id}**" if reply.ticket_id else ""
     if reply.fell_back:
         extra += " · the model was unavailable, answered offline"
