@@ -67,7 +67,7 @@ def test_feedback(log: ConversationLog) -> None:
     assert row.feedback == -1 and row.feedback_comment == "Wrong! call me on [PHONE]"
     log.feedback(turn_id, 1)
     assert log.get(turn_id).feedback == 1 and log.get(turn_id).feedback_comment is None
-    with pytest.raises(DataError, match="1 .*or -1"):
+    with pytest.raises(DataError, match=r"1 .*or -1"):
         log.feedback(turn_id, 0)
     with pytest.raises(DataError, match="no logged turn"):
         log.feedback(999, 1)

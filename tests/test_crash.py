@@ -173,7 +173,7 @@ def test_sigkill_loses_no_acknowledged_turn_or_ticket(served: Served) -> None:
         browser_turn = turns.pop()
         assert (browser_turn["message"], browser_turn["feedback"], browser_turn["feedback_comment"]) == (
             "What is Pay in 30 days?", 1, "clear answer")
-    assert [t["message"] for t in turns] == TURNS + ["[pressed: talk to a person]"]
+    assert [t["message"] for t in turns] == [*TURNS, "[pressed: talk to a person]"]
     assert len({t["conversation_id"] for t in turns}) == 1  # one conversation, in order
     assert [t["turn_index"] for t in turns] == [0, 1, 2, 3]
     assert [t["outcome"] for t in turns] == ["answer", "answer", "answer", "escalate"]

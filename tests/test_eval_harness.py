@@ -75,7 +75,7 @@ def test_dev_set_floors(assistant) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.skipif(not EXTERNAL.exists(), reason="../shared/eval-data/external.jsonl is not beside the repo")
 def test_external_suite_floors(assistant) -> None:  # type: ignore[no-untyped-def]
-    rows, metrics = _run(assistant, EXTERNAL)
+    _, metrics = _run(assistant, EXTERNAL)
     overall = metrics["overall"]
     assert overall["n"] == 1301
     # Reached level minus a small margin. Issue targets: topic 0.75 (reached: 0.833), false refusals <= 0.05

@@ -177,7 +177,7 @@ def test_stream_cut_mid_reply_is_a_provider_error_and_counts(server: FaultyOpenA
     model = _model(server.base_url, breaker=CircuitBreaker("test", failure_threshold=1, clock=FakeClock()))
     server.enqueue(kind="stream_cut", chunks=["The late fee "])
     received: list[str] = []
-    with pytest.raises(ProviderError, match="stream (broke|ended before the reply was finished)"):
+    with pytest.raises(ProviderError, match=r"stream (broke|ended before the reply was finished)"):
         for delta in model.stream("late fee?", "en", PASSAGES, []):
             received.append(delta)
     assert received == ["The late fee "]  # what arrived before the cut; the caller must not show it as done

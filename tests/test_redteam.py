@@ -156,7 +156,7 @@ def test_accounts_floors(harness: Harness, accounts) -> None:  # type: ignore[no
 
 
 def test_accounts_writes_only_after_confirmation(accounts) -> None:  # type: ignore[no-untyped-def]
-    rows, run = accounts
+    _, run = accounts
     assert run["writes_unconfirmed"] == []  # every single-turn write request (and "no") changed nothing
     assert run["confirmed"] >= 7 and run["writes_confirmed"]  # "yes" does write ...
     assert all(actor == owner for _, actor, _, _, owner in run["writes_confirmed"])  # ... only one's own orders
