@@ -29,7 +29,7 @@ import pytest
 
 from bnpl_assistant.storage import open_database
 from bnpl_assistant.support.handoffs import HandoffStore
-from conftest import KNOWLEDGE, copy_of_built
+from conftest import KNOWLEDGE, Built, copy_of_built
 from servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,7 +51,7 @@ class Served:
 
 
 @pytest.fixture
-def served(built, tmp_path: Path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+def served(built: Built, tmp_path: Path) -> Iterator[Served]:
     """``bnpl-assistant serve`` on 127.0.0.1 with a copy of the session index and a help desk that is down."""
     data = copy_of_built(built, tmp_path / "data").data_dir
     port, webhook_port = free_port(), free_port()
