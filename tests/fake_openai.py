@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 def _completion(content: str, model: str) -> dict[str, Any]:
@@ -124,7 +124,7 @@ class FakeOpenAI:
         h.end_headers()
         h.wfile.write(payload)
 
-    def __enter__(self) -> FakeOpenAI:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def test_instalments_add_up_to_the_order(svc: AccountsService) -> None:
             if o.plan == "pay_in_4":
                 assert len(o.instalments) == 4 and total == o.amount_cents
                 dates = [i.due_date for i in o.instalments]
-                assert [(b - a).days for a, b in zip(dates, dates[1:], strict=False)] == [14, 14, 14]
+                assert [(b - a).days for a, b in pairwise(dates)] == [14, 14, 14]
             elif o.plan == "pay_in_30":
                 assert len(o.instalments) == 1 and total == o.amount_cents
             else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bnpl_assistant.conversation import Conversation, Reply, Source
+from bnpl_assistant.conversation import Conversation, Outcome, Reply, Source
 from bnpl_assistant.deflection import resolution_from_log
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.storage import open_database, session
@@ -24,7 +24,7 @@ class Clock:
         return self.now
 
 
-def reply(outcome: str = "answer", topic: str | None = "refund-timing", latency: float | None = 100.0,
+def reply(outcome: Outcome = "answer", topic: str | None = "refund-timing", latency: float | None = 100.0,
           reason: str = "faq", text: str = "Refunds reach your card in 3-5 business days.") -> Reply:
     return Reply(text=text, outcome=outcome, topic=topic, retrieved_topics=[topic] if topic else [],
                  sources=[Source("refund-to-card", "Refund to card", "en", "passage")] if outcome == "answer"
@@ -67,7 +67,7 @@ def test_feedback(log: ConversationLog) -> None:
     assert row.feedback == -1 and row.feedback_comment == "Wrong! call me on [PHONE]"
     log.feedback(turn_id, 1)
     assert log.get(turn_id).feedback == 1 and log.get(turn_id).feedback_comment is None
-    with pytest.raises(DataError, match="1 .*or -1"):
+    with pytest.raises(DataError, match=r"1 .*or -1"):
         log.feedback(turn_id, 0)
     with pytest.raises(DataError, match="no logged turn"):
         log.feedback(999, 1)
@@ -135,8 +135,10 @@ def test_log_is_readable_while_writing(tmp_path: Path) -> None:
 
 
 def test_dashboard_and_deflection_share_one_resolution(log: ConversationLog) -> None:
-    for conversation, outcomes, feedback in (("resolved", ["answer", "answer"], None), ("rated-up", ["answer"], 1),
-                                             ("rated-down", ["answer"], -1), ("escalated", ["answer", "escalate"], 1)):
+    cases: list[tuple[str, list[Outcome], int | None]] = [
+        ("resolved", ["answer", "answer"], None), ("rated-up", ["answer"], 1),
+        ("rated-down", ["answer"], -1), ("escalated", ["answer", "escalate"], 1)]
+    for conversation, outcomes, feedback in cases:
         ids = [log.log_turn(Conversation(id=conversation), "q", reply(outcome=o)) for o in outcomes]
         if feedback is not None:
             log.feedback(ids[0], feedback)

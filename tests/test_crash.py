@@ -29,7 +29,7 @@ import pytest
 
 from bnpl_assistant.storage import open_database
 from bnpl_assistant.support.handoffs import HandoffStore
-from conftest import KNOWLEDGE, copy_of_built
+from conftest import KNOWLEDGE, Built, copy_of_built
 from servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,7 +51,7 @@ class Served:
 
 
 @pytest.fixture
-def served(built, tmp_path: Path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+def served(built: Built, tmp_path: Path) -> Iterator[Served]:
     """``bnpl-assistant serve`` on 127.0.0.1 with a copy of the session index and a help desk that is down."""
     data = copy_of_built(built, tmp_path / "data").data_dir
     port, webhook_port = free_port(), free_port()
@@ -173,7 +173,7 @@ def test_sigkill_loses_no_acknowledged_turn_or_ticket(served: Served) -> None:
         browser_turn = turns.pop()
         assert (browser_turn["message"], browser_turn["feedback"], browser_turn["feedback_comment"]) == (
             "What is Pay in 30 days?", 1, "clear answer")
-    assert [t["message"] for t in turns] == TURNS + ["[pressed: talk to a person]"]
+    assert [t["message"] for t in turns] == [*TURNS, "[pressed: talk to a person]"]
     assert len({t["conversation_id"] for t in turns}) == 1  # one conversation, in order
     assert [t["turn_index"] for t in turns] == [0, 1, 2, 3]
     assert [t["outcome"] for t in turns] == ["answer", "answer", "answer", "escalate"]

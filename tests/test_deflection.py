@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -65,7 +67,7 @@ def test_erlang_c_empty_interval_needs_nobody() -> None:
 
 def test_more_contacts_never_need_fewer_agents() -> None:
     needs = [interval_staff(n / 2, 4.5, 1.0, 30, 0.8, 0.85, 0.32).positions for n in range(1, 600)]
-    assert all(a <= b for a, b in zip(needs, needs[1:], strict=False))
+    assert all(a <= b for a, b in pairwise(needs))
 
 
 def test_month_is_the_week_scaled() -> None:
@@ -101,7 +103,7 @@ def test_more_resolution_never_needs_more_agents(update: dict[str, object],
     scenario = load_preset("demo").model_copy(update=update)
     baseline = baseline_staffing(scenario)
     ftes = [evaluate(scenario, baseline, r / 20, containment).staffing.fte for r in range(21)]
-    assert all(a >= b for a, b in zip(ftes, ftes[1:], strict=False)), ftes
+    assert all(a >= b for a, b in pairwise(ftes)), ftes
     assert ftes[0] > ftes[-1]
 
 
@@ -273,7 +275,7 @@ def test_resolution_from_results_errors(tmp_path: Path) -> None:
         resolution_from_results(tmp_path)
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / "metrics.json").write_text('{"overall": {"n": 10}}', encoding="utf-8")
-    with pytest.raises(DataError, match="overall.verified_resolution_rate"):
+    with pytest.raises(DataError, match=re.escape("overall.verified_resolution_rate")):
         resolution_from_results(tmp_path)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
@@ -17,7 +18,10 @@ from bnpl_assistant.cli import app
 from bnpl_assistant.evals.dataset import load_dataset
 from bnpl_assistant.evals.metrics import summary
 from bnpl_assistant.evals.runner import dataset_metrics, run_dataset
-from conftest import EXTERNAL, REPO
+from conftest import EXTERNAL, REPO, Built
+
+if TYPE_CHECKING:
+    from bnpl_assistant.assistant import Assistant
 
 DEV = REPO / "evals" / "dev.jsonl"
 SWITCH = REPO / "evals" / "switch.jsonl"
@@ -25,7 +29,7 @@ CONTRACT_FIELDS = {"id", "outcome", "topic", "retrieved_topics", "language", "re
                    "expected_topic", "expected_outcome"}
 
 
-def test_cli_end_to_end(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_end_to_end(built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BNPL_DATA_DIR", str(built[0].data_dir))
     scratch_root = tmp_path / "tmp"
     scratch_root.mkdir()
@@ -53,13 +57,13 @@ def test_cli_end_to_end(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert list(scratch_root.iterdir()) == []  # no scratch database left behind, the failed run's included
 
 
-def _run(assistant, path: Path):  # type: ignore[no-untyped-def]
+def _run(assistant: Assistant, path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     dataset = load_dataset(path, set(assistant.topics.ids))
     rows = run_dataset(assistant, dataset)
     return rows, dataset_metrics(rows, dataset, 1.0, "offline")
 
 
-def test_dev_set_floors(assistant) -> None:  # type: ignore[no-untyped-def]
+def test_dev_set_floors(assistant: Assistant) -> None:
     rows, metrics = _run(assistant, DEV)
     assert len(rows) >= 250
     for lang in ("en", "de"):
@@ -75,8 +79,8 @@ def test_dev_set_floors(assistant) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.skipif(not EXTERNAL.exists(), reason="../shared/eval-data/external.jsonl is not beside the repo")
-def test_external_suite_floors(assistant) -> None:  # type: ignore[no-untyped-def]
-    rows, metrics = _run(assistant, EXTERNAL)
+def test_external_suite_floors(assistant: Assistant) -> None:
+    _, metrics = _run(assistant, EXTERNAL)
     overall = metrics["overall"]
     assert overall["n"] == 1301
     # Reached level minus a small margin. Issue targets: topic 0.75 (reached: 0.833), false refusals <= 0.05

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import VectorStore, forget_client
 from bnpl_assistant.ui import render
 from bnpl_assistant.wiring import Components, build
-from conftest import KNOWLEDGE
+from conftest import KNOWLEDGE, Built
 from fake_openai import FakeOpenAI
 from servers import free_port, start_chroma, stop_process
 
@@ -177,7 +177,7 @@ def test_stream_cut_mid_reply_is_a_provider_error_and_counts(server: FaultyOpenA
     model = _model(server.base_url, breaker=CircuitBreaker("test", failure_threshold=1, clock=FakeClock()))
     server.enqueue(kind="stream_cut", chunks=["The late fee "])
     received: list[str] = []
-    with pytest.raises(ProviderError, match="stream (broke|ended before the reply was finished)"):
+    with pytest.raises(ProviderError, match=r"stream (broke|ended before the reply was finished)"):
         for delta in model.stream("late fee?", "en", PASSAGES, []):
             received.append(delta)
     assert received == ["The late fee "]  # what arrived before the cut; the caller must not show it as done
@@ -286,6 +286,7 @@ def test_abandoned_stream_releases_the_probe(server: FaultyOpenAI) -> None:
     clock.advance(30.0)
     server.enqueue(kind="stream", chunks=["one ", "two"])
     stream = model.stream("q", "en", PASSAGES, [])
+    assert isinstance(stream, Generator)  # typed as an Iterator; close() is a generator's
     assert next(stream) == "one "
     stream.close()  # the customer went away mid-reply
     assert model.breaker.state == HALF_OPEN
@@ -297,7 +298,7 @@ def test_abandoned_stream_releases_the_probe(server: FaultyOpenAI) -> None:
 # -- Chroma in server mode: goes away, comes back ------------------------------------------------------
 
 
-def test_chroma_outage_hands_off_and_recovers(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_chroma_outage_hands_off_and_recovers(built: Built, tmp_path: Path) -> None:
     base = built[0]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -309,7 +310,9 @@ def test_chroma_outage_hands_off_and_recovers(built, tmp_path: Path) -> None:  #
         # chunks and vectors, published the way ingest publishes them.
         local = VectorStore(base.index_dir, base.collection)
         remote = VectorStore(settings.index_dir, settings.collection, url)
-        remote.publish(local.all_chunks(with_embeddings=True), local.pointer()["embedder"])  # type: ignore[index]
+        pointer = local.pointer()
+        assert pointer is not None
+        remote.publish(local.all_chunks(with_embeddings=True), pointer["embedder"])
         assistant = build(settings, log_turns=False).assistant
         assert assistant.respond(Conversation(), LATE_FEE).outcome == "answer"
 
@@ -330,7 +333,7 @@ def test_chroma_outage_hands_off_and_recovers(built, tmp_path: Path) -> None:  #
 # -- a missing index, an index built by another embedder -----------------------------------------------
 
 
-def _data_dir_with_cache(built, root: Path, with_index: bool) -> Path:  # type: ignore[no-untyped-def]
+def _data_dir_with_cache(built: Built, root: Path, with_index: bool) -> Path:
     shutil.copytree(built[0].cache_dir, root / "cache")
     if with_index:
         shutil.copytree(built[0].index_dir, root / "index")
@@ -342,7 +345,7 @@ def _ask_cli(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Any:
     return CliRunner().invoke(app, ["ask", LATE_FEE])
 
 
-def test_missing_index_says_run_ingest(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_missing_index_says_run_ingest(built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _data_dir_with_cache(built, tmp_path / "data", with_index=False)
     settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
     search = HybridSearch(VectorStore(settings.index_dir, settings.collection), built[2].embedder.name)
@@ -354,7 +357,7 @@ def test_missing_index_says_run_ingest(built, tmp_path: Path, monkeypatch: pytes
     assert "error:" in out and "run `bnpl-assistant ingest`" in out and "Traceback" not in out
 
 
-def test_foreign_embedder_index_says_rebuild(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_foreign_embedder_index_says_rebuild(built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _data_dir_with_cache(built, tmp_path / "data", with_index=True)
     settings = Settings(data_dir=data, knowledge_dir=KNOWLEDGE)
     store = VectorStore(settings.index_dir, settings.collection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_ingest_cli_prints_counts(tiny_kb: Path, tmp_path: Path, monkeypatch: py
 
 
 @pytest.fixture
-def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+def chroma_server(tmp_path: Path) -> Iterator[str]:
     """A real `chroma run` on 127.0.0.1, stopped after the test."""
     port = free_port()
     proc = start_chroma(tmp_path / "server", port, timeout_s=60)

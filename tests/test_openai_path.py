@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,7 +21,7 @@ PASSAGES = [Passage("en/late-fee#0", "A late fee of 7 EUR applies after 10 days.
 
 
 @pytest.fixture
-def server():  # type: ignore[no-untyped-def]
+def server() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:
         yield fake
 
@@ -147,14 +147,16 @@ def test_respond_stream_yields_deltas_then_the_reply(assistant: Assistant, compo
     events = list(assistant.respond_stream(Conversation(), question))
     *deltas, reply = events
     assert deltas == ["Die Mahngebühr ", "beträgt 7 EUR ", "[de/late-fee-amounts#0]."]
-    assert isinstance(reply, Reply) and reply.text == "".join(deltas)
+    assert isinstance(reply, Reply) and reply.text == "".join(str(d) for d in deltas)
     assert reply.model_path == "openai:test-model" and "model" in reply.timings_ms
     assert server.calls[-1]["stream"] is True
 
     server.enqueue(kind="stream_cut", chunks=["Die Mahn"])
     *deltas, reply = list(assistant.respond_stream(Conversation(), question))
     assert deltas == ["Die Mahn"]  # shown, then replaced by the offline answer
+    assert isinstance(reply, Reply)
     assert reply.fell_back and reply.model_path == "offline" and reply.text == offline[0].text
 
     hand_off = list(assistant.respond_stream(Conversation(), "I want to talk to a human please"))
-    assert len(hand_off) == 1 and hand_off[0].outcome == "escalate"  # not written by the model
+    assert len(hand_off) == 1 and isinstance(hand_off[0], Reply)
+    assert hand_off[0].outcome == "escalate"  # not written by the model

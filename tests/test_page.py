@@ -8,17 +8,27 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import pytest
 
 from bnpl_assistant.settings import Settings
-from conftest import REPO, copy_of_built
+from conftest import REPO, Built, copy_of_built
 from fake_openai import FakeOpenAI
 from servers import free_port
 
+if TYPE_CHECKING:  # playwright and the app load in the fixtures, once chromium is known to be there
+    from playwright.sync_api import Browser, Page
+
+    from bnpl_assistant.support.desk import SupportDesk
+    from bnpl_assistant.wiring import Core
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / "artifacts" / "screenshots"
+PageApp: TypeAlias = "tuple[str, SupportDesk, Settings]"  # the page's address, its desk and settings
+StreamingApp: TypeAlias = tuple[str, FakeOpenAI]  # the page's address and the scripted model server
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -30,7 +40,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
+def page_app(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageApp]:
     """The app on 127.0.0.1 with the session's index and a fresh demo database."""
     from bnpl_assistant.ui.app import build_app
     from bnpl_assistant.wiring import build
@@ -46,7 +56,7 @@ def page_app(built, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
+def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -56,7 +66,7 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def page(browser, page_app, tmp_path):  # type: ignore[no-untyped-def]
+def page(browser: Browser, page_app: PageApp, tmp_path: Path) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1200, "height": 1000})
     pg = context.new_page()
     pg.goto(page_app[0])
@@ -65,7 +75,7 @@ def page(browser, page_app, tmp_path):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def ask(page, text: str) -> str:  # type: ignore[no-untyped-def]
+def ask(page: Page, text: str) -> str:
     before = page.locator("#chat .message").count()
     page.fill("#message textarea", text)
     page.press("#message textarea", "Enter")
@@ -73,12 +83,12 @@ def ask(page, text: str) -> str:  # type: ignore[no-untyped-def]
     return str(page.locator("#chat .message").last.inner_text())
 
 
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
-def test_faq_question_shows_reply_with_source(page) -> None:  # type: ignore[no-untyped-def]
+def test_faq_question_shows_reply_with_source(page: Page) -> None:
     reply = ask(page, "How much is the late fee if I pay an instalment late?")
     assert "7 EUR" in reply
     page.wait_for_selector("#outcome :text('Answered')")
@@ -86,13 +96,13 @@ def test_faq_question_shows_reply_with_source(page) -> None:  # type: ignore[no-
     shot(page, "01-faq-answer-with-sources.png")
 
 
-def test_german_question_gets_german_reply(page) -> None:  # type: ignore[no-untyped-def]
+def test_german_question_gets_german_reply(page: Page) -> None:
     reply = ask(page, "Ich habe meine Bestellung zurückgeschickt. Muss ich die Raten trotzdem weiter zahlen?")
     assert any(w in reply for w in ("Rücksendung", "Zahlungen", "pausiert")), reply
     shot(page, "02-german-reply.png")
 
 
-def test_signed_in_customer_asks_for_next_payment(page) -> None:  # type: ignore[no-untyped-def]
+def test_signed_in_customer_asks_for_next_payment(page: Page) -> None:
     page.click("#customer-picker input")
     page.locator("ul[role='listbox'] li").nth(1).click()
     page.wait_for_timeout(500)
@@ -102,7 +112,7 @@ def test_signed_in_customer_asks_for_next_payment(page) -> None:  # type: ignore
     shot(page, "03-signed-in-next-payment.png")
 
 
-def test_two_visitors_never_see_each_other(browser, page_app) -> None:  # type: ignore[no-untyped-def]
+def test_two_visitors_never_see_each_other(browser: Browser, page_app: PageApp) -> None:
     visitors = []
     for _ in range(2):
         context = browser.new_context(viewport={"width": 1200, "height": 1000})
@@ -127,7 +137,7 @@ def test_two_visitors_never_see_each_other(browser, page_app) -> None:  # type: 
             context.close()
 
 
-def test_talk_to_person_creates_ticket_in_agent_desk(page) -> None:  # type: ignore[no-untyped-def]
+def test_talk_to_person_creates_ticket_in_agent_desk(page: Page) -> None:
     ask(page, "My refund still hasn't arrived")
     page.click("#talk-to-person")
     page.wait_for_selector("#outcome :text('Handed to a person')")
@@ -143,7 +153,7 @@ def test_talk_to_person_creates_ticket_in_agent_desk(page) -> None:  # type: ign
     shot(page, "05-agent-desk-ticket.png")
 
 
-def test_thumbs_down_lands_in_the_log(page, page_app) -> None:  # type: ignore[no-untyped-def]
+def test_thumbs_down_lands_in_the_log(page: Page, page_app: PageApp) -> None:
     from bnpl_assistant.storage import open_database
     from bnpl_assistant.support.convlog import ConversationLog
 
@@ -156,7 +166,7 @@ def test_thumbs_down_lands_in_the_log(page, page_app) -> None:  # type: ignore[n
     assert rated and rated[-1].feedback_comment == "too long"
 
 
-def test_dashboard_renders_plots(page) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_renders_plots(page: Page) -> None:
     ask(page, "What fees do you charge?")
     page.get_by_role("tab", name="Dashboard").click()
     page.click("#refresh-dashboard")
@@ -165,7 +175,7 @@ def test_dashboard_renders_plots(page) -> None:  # type: ignore[no-untyped-def]
     shot(page, "06-dashboard.png")
 
 
-def test_markup_in_messages_is_inert(page) -> None:  # type: ignore[no-untyped-def]
+def test_markup_in_messages_is_inert(page: Page) -> None:
     ask(page, "<img src=x onerror=\"window.pwned=1\"> [click](javascript:window.pwned=2)")
     assert page.evaluate("window.pwned === undefined")
     assert page.locator("#chat img[src='x']").count() == 0
@@ -178,7 +188,7 @@ def _text(message: dict) -> str:
     return str(content)
 
 
-def test_gradio_client_api(page_app) -> None:  # type: ignore[no-untyped-def]
+def test_gradio_client_api(page_app: PageApp) -> None:
     from gradio_client import Client
 
     client = Client(page_app[0], verbose=False)
@@ -195,7 +205,7 @@ STREAMED = ["Die Mahngebühr ", "beträgt 7 EUR, ", "wenn eine Rate ", "10 Tage 
 
 
 @pytest.fixture(scope="module")
-def streaming_app(core, tmp_path_factory):  # type: ignore[no-untyped-def]
+def streaming_app(core: Core, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamingApp]:
     """A second page whose assistant writes answers with a chat model on a scripted local server (each piece
     of a reply can be sent seconds apart); built on the session's core, with its own database."""
     from bnpl_assistant.providers.factory import make_chat_model
@@ -214,12 +224,12 @@ def streaming_app(core, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def streaming_model(streaming_app):  # type: ignore[no-untyped-def]
+def streaming_model(streaming_app: StreamingApp) -> FakeOpenAI:
     return streaming_app[1]
 
 
 @pytest.fixture
-def streaming_page(browser, streaming_app):  # type: ignore[no-untyped-def]
+def streaming_page(browser: Browser, streaming_app: StreamingApp) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1200, "height": 1000})
     pg = context.new_page()
     pg.goto(streaming_app[0])
@@ -228,7 +238,7 @@ def streaming_page(browser, streaming_app):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def test_model_reply_streams_into_the_page(streaming_page, streaming_model) -> None:  # type: ignore[no-untyped-def]
+def test_model_reply_streams_into_the_page(streaming_page: Page, streaming_model: FakeOpenAI) -> None:
     page = streaming_page
     streaming_model.enqueue(kind="stream", chunks=STREAMED, delay=0.4)
     before = page.locator("#chat .message").count()
@@ -253,7 +263,7 @@ def test_model_reply_streams_into_the_page(streaming_page, streaming_model) -> N
     assert streaming_model.calls[-1]["stream"] is True
 
 
-def test_gradio_client_sees_the_stream(streaming_app, streaming_model) -> None:  # type: ignore[no-untyped-def]
+def test_gradio_client_sees_the_stream(streaming_app: StreamingApp, streaming_model: FakeOpenAI) -> None:
     from gradio_client import Client
 
     streaming_model.enqueue(kind="stream", chunks=STREAMED, delay=0.2)
@@ -264,7 +274,7 @@ def test_gradio_client_sees_the_stream(streaming_app, streaming_model) -> None: 
     assert any("7 EUR" not in u for u in updates[:-1])  # earlier updates held only part of the reply
 
 
-def test_one_address_cannot_get_round_the_limit_with_new_sessions(page_app) -> None:  # type: ignore[no-untyped-def]
+def test_one_address_cannot_get_round_the_limit_with_new_sessions(page_app: PageApp) -> None:
     from gradio_client import Client
 
     desk = page_app[1]

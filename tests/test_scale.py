@@ -26,14 +26,15 @@ from bnpl_assistant.kb.articles import parse_article
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.store import forget_client
 from bnpl_assistant.wiring import build, ingest_all
-from conftest import KNOWLEDGE
+from conftest import KNOWLEDGE, Built
 from servers import free_port, start_chroma, stop_process
 
 LATE_FEE = "how much do you charge if I pay an instalment late?"
+ChromaServer = tuple[str, subprocess.Popen[bytes]]  # its address and its process
 
 
 @pytest.fixture
-def chroma(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
     """A real ``chroma run`` on 127.0.0.1 and a free port; stopped by pid afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -57,7 +58,7 @@ def lead_kb(tmp_path: Path) -> Path:
     return root
 
 
-def _instance(tmp_path: Path, name: str, url: str, kb: Path, built: tuple) -> Settings:  # type: ignore[type-arg]
+def _instance(tmp_path: Path, name: str, url: str, kb: Path, built: Built) -> Settings:
     """Settings of one app instance: the shared server, its own data directory (with a warm exemplar cache)."""
     settings = Settings(chroma_url=url, data_dir=tmp_path / name, knowledge_dir=kb, llm="offline")
     shutil.copytree(built[0].cache_dir, settings.cache_dir)
@@ -68,7 +69,8 @@ def _topic_articles(kb: Path, topic: str) -> set[str]:
     return {a.id for a in map(parse_article, (kb / "en").glob("*.md")) if a.topic == topic}
 
 
-def test_one_instance_ingests_another_answers(built, chroma, lead_kb: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_one_instance_ingests_another_answers(built: Built, chroma: ChromaServer, lead_kb: Path,
+                                              tmp_path: Path) -> None:
     url, _ = chroma
     writer = _instance(tmp_path, "writer", url, lead_kb, built)
     reader = _instance(tmp_path, "reader", url, lead_kb, built)
@@ -95,7 +97,7 @@ def test_one_instance_ingests_another_answers(built, chroma, lead_kb: Path, tmp_
     assert reply.topic == "late-fees" and "9 EUR" in reply.text and "7 EUR" not in reply.text
 
 
-def test_stopped_server_gives_a_clear_answer_or_error(built, chroma, lead_kb: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_stopped_server_gives_a_clear_answer_or_error(built: Built, chroma: ChromaServer, lead_kb: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     url, proc = chroma
     settings = _instance(tmp_path, "app", url, lead_kb, built)

@@ -8,6 +8,7 @@ on the project's own labelled data and documented there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -71,30 +72,89 @@ def may_act(rules_block_actions: bool, pending: bool) -> bool:
     return pending or not rules_block_actions
 
 
-def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
-    # (0) the account agent took the message (asked only when ``may_act``)
-    if s.account:
-        return Decision("act", None, "account")
-    # (1) attacks: instructions, hidden prompts, other people's data
+Rule = Callable[[Signals, TopicCatalog, Thresholds], Decision | None]
+
+
+def _account(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """(0) The account agent took the message (asked only when ``may_act``)."""
+    return Decision("act", None, "account") if s.account else None
+
+
+def _attack(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """(1) Attacks: instructions, hidden prompts, other people's data."""
     if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
         return Decision("refuse", None, "injection")
-    if s.commitment:  # only a person handling the case may promise refunds, credits or waivers
+    return None
+
+
+def _commitment(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """Only a person handling the case may promise refunds, credits or waivers."""
+    if s.commitment:
         return Decision("refuse", s.topic if s.topic_prob >= th.min_topic_prob else None, "commitment-request")
-    if s.greeting:
-        return Decision("refuse", None, "greeting")
-    # (2) a person is needed
+    return None
+
+
+def _greeting(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    return Decision("refuse", None, "greeting") if s.greeting else None
+
+
+def _asked_for_human(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """(2) A person is needed: the customer asked for one."""
     if s.human_rule or s.gate.get("handoff", 0.0) >= th.handoff:
         return Decision("escalate", None, "customer-asked-for-human", "customer-care")
+    return None
+
+
+def _escalate_topic(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """A person is needed: a confident, on-topic message about a topic that a team takes."""
     topic = topics.get(s.topic)
     if topic is not None and topic.outcome == "escalate" and s.topic_prob >= th.min_topic_prob and \
             s.gate.get("offtopic", 0.0) < th.offtopic:
         return Decision("escalate", topic.id, f"topic:{topic.id}", topic.team)
+    return None
+
+
+def _repeated_failure(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
     if s.failures >= th.repeated_failures:
         return Decision("escalate", s.topic, "repeated-failure", "customer-care")
-    # (3) not support, or not understood
+    return None
+
+
+def _off_topic(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """(3) Not support (a follow-up is read as support)."""
     if not s.follow_up and s.gate.get("offtopic", 0.0) >= th.offtopic:
         return Decision("refuse", None, "off-topic")
-    if topic is None or s.topic_prob < th.min_topic_prob or s.dense_top < th.min_dense:
+    return None
+
+
+def _low_confidence(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """Not understood: no known topic, or too little confidence in it or in the retrieval."""
+    if topics.get(s.topic) is None or s.topic_prob < th.min_topic_prob or s.dense_top < th.min_dense:
         return Decision("refuse", "_unsure", "low-confidence")
-    # (4) answer
-    return Decision("answer", topic.id, "faq")
+    return None
+
+
+# The whole order, first match wins; what no rule takes is answered from the FAQ.
+RULES: tuple[Rule, ...] = (
+    _account, _attack, _commitment, _greeting,
+    _asked_for_human, _escalate_topic, _repeated_failure,
+    _off_topic, _low_confidence,
+)
+
+
+def decide(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision:
+    """The outcome of one turn: the first rule in ``RULES`` that takes the message, otherwise (4) an answer.
+
+    Args:
+        s: what was understood about the message.
+        topics: the knowledge base's topics.
+        th: the decision thresholds.
+
+    Returns:
+        The decision with its outcome, topic, reason and (for a hand-off) team.
+    """
+    for rule in RULES:
+        decision = rule(s, topics, th)
+        if decision is not None:
+            return decision
+    return Decision("answer", s.topic, "faq")  # _low_confidence let it through: s.topic is a known topic's id

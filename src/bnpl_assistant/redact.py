@@ -158,7 +158,7 @@ def _cards_in_run(run: str) -> str:
     """
     groups = re.split(r"([ -])", run)
     parts = groups[0::2]
-    seps = groups[1::2] + [""]
+    seps = [*groups[1::2], ""]
     out: list[str] = []
     i = 0
     while i < len(parts):

@@ -7,6 +7,7 @@ reader never sees a half-written index. The pointer is the metadata of a tiny co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -177,10 +178,8 @@ class VectorStore:
             ptr = self.pointer(max_age_s=0)
             version = int(ptr.get("version", 0)) + 1 if ptr else 1
             new_name = f"{self.name}-v{version}"
-            try:
+            with contextlib.suppress(Exception):  # absent is the normal case
                 client.delete_collection(new_name)  # left over by an interrupted ingest
-            except Exception:  # noqa: BLE001 - absent is the normal case
-                pass
             coll = client.create_collection(
                 new_name, metadata={"hnsw:space": "cosine", "embedder": embedder}, embedding_function=None
             )
@@ -190,7 +189,7 @@ class VectorStore:
                     ids=[c.id for c in part],
                     documents=[c.text for c in part],
                     metadatas=[c.metadata for c in part],
-                    embeddings=np.stack([c.embedding for c in part]).astype(np.float32),  # type: ignore[misc]
+                    embeddings=np.stack([c.embedding for c in part]).astype(np.float32),  # type: ignore[misc]  # publish needs them
                 )
             pointer = client.get_or_create_collection(f"{self.name}-pointer", embedding_function=None)
             pointer.modify(metadata={"active": new_name, "embedder": embedder, "version": version,

@@ -29,7 +29,7 @@ def _table(result: DeflectionResult) -> Table:
     r = result.resolution
     table = Table(title=f"deflection: {result.scenario.name}")
     for col, justify in (("", "left"), ("low", "right"), ("point", "right"), ("high", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]  # rich wants a Literal, these are its values
     table.add_row("resolution rate", f"{r.low:.1%}", f"{r.value:.1%}", f"{r.high:.1%}")
     rows = (
         ("FTE with the assistant", result.fte_with_assistant, 1),

@@ -32,9 +32,9 @@ def split_article(article: Article) -> list[Chunk]:
     chunks: list[Chunk] = []
     for doc in _headers.split_text(article.body):
         heading = doc.metadata.get("h3") or doc.metadata.get("h2") or ""
-        for piece in _long.split_text(doc.page_content) if len(doc.page_content) > _MAX_CHARS \
+        for raw in _long.split_text(doc.page_content) if len(doc.page_content) > _MAX_CHARS \
                 else [doc.page_content]:
-            piece = piece.strip()
+            piece = raw.strip()
             if not piece:
                 continue
             index = len(chunks)

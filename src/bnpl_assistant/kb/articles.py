@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -48,27 +49,9 @@ def parse_article(path: Path, text: str | None = None) -> Article:
     Raises:
         DataError: with the file and line of the problem.
     """
-    try:
-        text = path.read_text(encoding="utf-8") if text is None else text
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read article: {exc}", str(path)) from exc
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        raise DataError("article must start with '---' front matter", str(path), 1)
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        raise DataError("front matter is not closed with '---'", str(path), 1) from None
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        raise DataError(f"invalid front matter: {getattr(exc, 'problem', exc)}", str(path), line) from exc
-    except (ValueError, RecursionError) as exc:  # a date that does not exist ("2026-02-30"), nesting too deep
-        raise DataError(f"invalid front matter: {exc}", str(path), 2) from exc
-    if not isinstance(meta, dict):
-        raise DataError("front matter must be a mapping", str(path), 2)
+    lines = _read_lines(path, text)
+    end = _front_matter_end(path, lines)
+    meta = _front_matter(path, lines, end)
 
     def line_of(key: str) -> int:
         for i in range(1, end):
@@ -100,6 +83,40 @@ def parse_article(path: Path, text: str | None = None) -> Article:
         path=path,
         questions=tuple(q.strip() for q in questions if q.strip()),
     )
+
+
+def _read_lines(path: Path, text: str | None) -> list[str]:
+    """The article's lines (``text`` when given, otherwise the file's)."""
+    try:
+        text = path.read_text(encoding="utf-8") if text is None else text
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read article: {exc}", str(path)) from exc
+    return text.splitlines()
+
+
+def _front_matter_end(path: Path, lines: list[str]) -> int:
+    """The index of the line that closes the front matter opened on the first line."""
+    if not lines or lines[0].strip() != "---":
+        raise DataError("article must start with '---' front matter", str(path), 1)
+    try:
+        return next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise DataError("front matter is not closed with '---'", str(path), 1) from None
+
+
+def _front_matter(path: Path, lines: list[str], end: int) -> dict[Any, Any]:
+    """The front matter (between the first line and ``end``) as a mapping."""
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        raise DataError(f"invalid front matter: {getattr(exc, 'problem', exc)}", str(path), line) from exc
+    except (ValueError, RecursionError) as exc:  # a date that does not exist ("2026-02-30"), nesting too deep
+        raise DataError(f"invalid front matter: {exc}", str(path), 2) from exc
+    if not isinstance(meta, dict):
+        raise DataError("front matter must be a mapping", str(path), 2)
+    return meta
 
 
 def article_files(knowledge_dir: Path) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class TopicCatalog:
     def __getitem__(self, topic_id: str) -> Topic:
         return self._topics[topic_id]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Topic]:
         return iter(self._topics.values())
 
     def __len__(self) -> int:

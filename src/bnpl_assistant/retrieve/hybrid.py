@@ -54,7 +54,7 @@ class ChunkTable:
         self.version = version
         self.chunks = chunks
         self.by_id = {c.id: i for i, c in enumerate(chunks)}
-        self.matrix = (np.stack([c.embedding for c in chunks]).astype(np.float32)  # type: ignore[misc]
+        self.matrix = (np.stack([c.embedding for c in chunks]).astype(np.float32)  # type: ignore[misc]  # read with embeddings
                        if chunks else np.zeros((0, 384), dtype=np.float32))
         self.lexical = LexicalIndex([f"{c.metadata['title']} {c.metadata.get('heading', '')} {c.text}"
                                      for c in chunks], [str(c.metadata["language"]) for c in chunks])
