@@ -88,10 +88,14 @@ def test_follow_up_is_resolved_against_the_conversation(assistant: Assistant) ->
     assert reply.topic == "failed-payment" and reply.language == "de"
 
 
-@pytest.mark.parametrize("message", ["", "   \n\t ", "\x00\x07\x1b[31m", "😀😀😀", "12345"])
-def test_empty_or_meaningless_input_gets_a_clear_reply(assistant: Assistant, message: str) -> None:
+@pytest.mark.parametrize(("message", "reason"), [("", "empty-message"), ("   \n\t ", "empty-message"),
+                                               ("\x00\x07\x1b[31m", "no-words"), ("😀😀😀", "no-words"),
+                                               ("12345", "no-words")])
+def test_empty_or_meaningless_input_gets_a_clear_reply(assistant: Assistant, message: str, reason: str) -> None:
+    # An empty message is told nothing arrived; one without words (emoji, digits, control codes) is asked
+    # what the customer needs.
     reply = ask(assistant, message)
-    assert reply.outcome == "refuse" and reply.reason == "empty-message" and reply.text
+    assert reply.outcome == "refuse" and reply.reason == reason and reply.text
 
 
 def test_overlong_input_is_truncated_and_said(assistant: Assistant) -> None:
