@@ -18,6 +18,7 @@ from bnpl_assistant.runtime import configure_logging, quiet_process
 quiet_process()  # before chromadb or gradio are imported by any benchmark
 
 from benchmarks import (  # noqa: E402 - after the process is made quiet
+    cold_start,
     eval_throughput,
     ingest_scale,
     memory,
@@ -33,6 +34,7 @@ Runner = Callable[[BenchContext], BenchResult]
 # subprocesses do not compete with the in-process timings.
 BENCHMARKS: dict[str, tuple[str, Runner]] = {
     "ingest": ("cold/warm ingest of the shipped KB, synthetic scale run to 20k chunks", ingest_scale.run),
+    "cold_start": ("a fresh `ask` process after ingest vs `validate`: median wall, ratio", cold_start.run),
     "turn_latency": ("respond() p50/p95/p99 on the dev set vs the embed+query floor", turn_latency.run),
     "profile": ("pyinstrument profile of respond(), written to profile.txt", turn_latency.run_profile),
     "vs_recipe": ("topic accuracy@1 and latency vs LangChain Chroma similarity_search(k=4)", vs_recipe.run),

@@ -195,7 +195,7 @@ def machine_info() -> dict[str, Any]:
 @dataclass
 class ColdIngest:
     report: IngestReport
-    total_s: float  # ingest_all wall time: index + classifier exemplar cache
+    total_s: float  # ingest_all wall time: index + classifier exemplar cache + classifier training
 
     @property
     def index_s(self) -> float:

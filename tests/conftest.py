@@ -39,13 +39,16 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real provider call fails loudly; only 127.0.0.1 is reachable."""
+def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A real provider call fails loudly; only 127.0.0.1 is reachable. The data directory (and the
+    platform's user data folder it defaults to) point into tmp_path: no test writes into the real one."""
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    for key in ("BNPL_LLM", "BNPL_CHROMA_URL", "BNPL_DATA_DIR", "BNPL_EMBEDDER", "BNPL_HANDOFF_WEBHOOK"):
+    for key in ("BNPL_LLM", "BNPL_CHROMA_URL", "BNPL_EMBEDDER", "BNPL_HANDOFF_WEBHOOK"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "bnpl-data"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
 @pytest.fixture

@@ -13,13 +13,25 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from bnpl_assistant.errors import BnplError
 from bnpl_assistant.runtime import configure_logging, quiet_process
-from bnpl_assistant.settings import Settings
+from bnpl_assistant.settings import Settings, default_data_dir
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="An offline-first AI support assistant for a buy-now-pay-later provider.")
+ABOUT = "An offline-first AI support assistant for a buy-now-pay-later provider."
+
+
+class _Commands(TyperGroup):
+    """The command group, whose help says where the data lives (worked out when the help is shown)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.help = (f"{ABOUT}\n\nIts data (search index, trained classifier, demo accounts, hand-offs) lives in "
+                     f"{default_data_dir()}, whatever the current folder; set BNPL_DATA_DIR to use another.")
+        super().format_help(ctx, formatter)
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, help=ABOUT)
 console = Console()
 err = Console(stderr=True)
 

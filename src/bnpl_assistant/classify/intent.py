@@ -6,23 +6,35 @@
 Features: the 384-d multilingual e5 query vector, concatenated with down-weighted TF-IDF character and
 word n-grams of the exemplars (they catch domain words such as "invoice" or "Passwort" that the small
 embedding model blurs). Balanced class weights keep rare topics from being swallowed by common ones (a
-lesson of the baseline probe in DESIGN.md). Training takes about a second on cached embeddings.
+lesson of the baseline probe in DESIGN.md). Training takes 12-14 s on 2 cores (the L-BFGS fits), so ingest
+trains once and stores the result with the index (``persist.py``); every start then loads it, and scoring
+needs neither scikit-learn nor its import time (the n-gram analyzers are re-done in ``ngrams.py``).
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
 
 from bnpl_assistant.classify.exemplars import GATE_LABELS, Exemplar
+from bnpl_assistant.classify.ngrams import Analyzer
+
+if TYPE_CHECKING:  # scikit-learn is imported where a classifier is trained, not where one is loaded
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
 
 LEXICAL_WEIGHT = 0.5
+C_TOPIC = 32.0  # inverse regularisation of the topic model
+C_GATE = 16.0  # and of the gate model
+MAX_ITER = 3000
+# Everything besides the data that decides what training produces (part of the persisted classifier's key).
+HYPER_PARAMETERS = {"c_topic": C_TOPIC, "c_gate": C_GATE, "lexical_weight": LEXICAL_WEIGHT, "max_iter": MAX_ITER,
+                    "chars": "char_wb 3-5 min_df=2 sublinear", "words": "word 1-2 sublinear",
+                    "class_weight": "balanced"}
 
 
 @dataclass(frozen=True)
@@ -37,19 +49,29 @@ class IntentScores:
 
 
 class IntentClassifier:
-    def __init__(self, exemplars: list[Exemplar], vectors: np.ndarray, c_topic: float = 32.0,
-                 c_gate: float = 16.0) -> None:
+    """Trained on construction. Pickled (the stored classifier, ``classify/persist.py``), its scikit-learn
+    objects travel as one inner pickle that is unpickled only when :meth:`score_reference` needs them:
+    loading a stored classifier and scoring with it import no scikit-learn."""
+
+    def __init__(self, exemplars: list[Exemplar], vectors: np.ndarray, c_topic: float = C_TOPIC,
+                 c_gate: float = C_GATE) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion
+
         texts = [e.text for e in exemplars]
-        self.lexical = FeatureUnion([
+        models: dict[str, Any] = {"lexical": FeatureUnion([
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True)),
             ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True)),
-        ]).fit(texts)
+        ]).fit(texts)}
+        self._models: dict[str, Any] | None = models
+        self._models_pickle: bytes | None = None
         features = self._features(vectors, texts)
         support = [i for i, e in enumerate(exemplars) if e.gate == "support" and e.topic]
-        self.topic_model = LogisticRegression(C=c_topic, max_iter=3000, class_weight="balanced")
+        models["topic_model"] = LogisticRegression(C=c_topic, max_iter=MAX_ITER, class_weight="balanced")
         self.topic_model.fit(features[support], [exemplars[i].topic for i in support])
         self.topic_ids: list[str] = [str(c) for c in self.topic_model.classes_]
-        self.gate_model = LogisticRegression(C=c_gate, max_iter=3000, class_weight="balanced")
+        models["gate_model"] = LogisticRegression(C=c_gate, max_iter=MAX_ITER, class_weight="balanced")
         self.gate_model.fit(features, [e.gate for e in exemplars])
         self.gate_labels: list[str] = [str(c) for c in self.gate_model.classes_]
         missing = set(GATE_LABELS) - set(self.gate_labels)
@@ -57,6 +79,34 @@ class IntentClassifier:
             raise ValueError(f"exemplars lack the gate classes {sorted(missing)}")
 
         self._fast = _FastScorer(self.lexical, vectors.shape[1], self.topic_model, self.gate_model)
+
+    @property
+    def lexical(self) -> FeatureUnion:
+        """The fitted TF-IDF character and word n-gram features."""
+        return self._model("lexical")
+
+    @property
+    def topic_model(self) -> LogisticRegression:
+        """The fitted topic model."""
+        return self._model("topic_model")
+
+    @property
+    def gate_model(self) -> LogisticRegression:
+        """The fitted gate model."""
+        return self._model("gate_model")
+
+    def _model(self, name: str) -> Any:
+        if self._models is None:
+            # The inner pickle this class wrote itself (see __getstate__), inside a file it also wrote.
+            self._models = pickle.loads(self._models_pickle or b"")
+        return self._models[name]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if state["_models_pickle"] is None:
+            state["_models_pickle"] = pickle.dumps(self._models, protocol=pickle.HIGHEST_PROTOCOL)
+        state["_models"] = None
+        return state
 
     def _features(self, vectors: np.ndarray, texts: list[str]) -> sp.csr_matrix:
         return sp.hstack([sp.csr_matrix(vectors), self.lexical.transform(texts) * LEXICAL_WEIGHT]).tocsr()
@@ -84,11 +134,11 @@ class _FastScorer:
 
     def __init__(self, lexical: FeatureUnion, dim: int, *models: LogisticRegression) -> None:
         self.dim = dim
-        self.blocks: list[tuple[Any, dict[str, int], np.ndarray, int]] = []
+        self.blocks: list[tuple[Analyzer, dict[str, int], np.ndarray, int]] = []
         offset = dim
         for _, vectorizer in lexical.transformer_list:
             vocabulary = dict(vectorizer.vocabulary_)
-            self.blocks.append((vectorizer.build_analyzer(), vocabulary, np.asarray(vectorizer.idf_), offset))
+            self.blocks.append((Analyzer.of(vectorizer), vocabulary, np.asarray(vectorizer.idf_), offset))
             offset += len(vocabulary)
         self.models = [(np.asarray(m.coef_, dtype=np.float64), np.asarray(m.intercept_, dtype=np.float64))
                        for m in models]

@@ -1,7 +1,9 @@
 """``run_eval``: datasets through a freshly built assistant on a scratch database, outputs and report.
 
+The datasets are read and checked first (their topics against the knowledge base's ``topics.yaml``), so a
+missing or malformed dataset fails in a fraction of a second, before the index or any model is loaded.
 The live database is never opened: the components are built on a scratch copy of the demo accounts, which
-is removed afterwards (also when a dataset fails to load or a run breaks).
+is removed afterwards (also when a run breaks).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from bnpl_assistant.evals.dataset import LoadedDataset, load_dataset
 from bnpl_assistant.evals.report import compare, dataset_section, write_report
 from bnpl_assistant.evals.runner import dataset_metrics, run_dataset, write_outputs
+from bnpl_assistant.kb.topics import load_topics
 from bnpl_assistant.providers.base import ChatModel
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.wiring import build, remove_scratch, scratch_database
@@ -50,13 +53,14 @@ def run_eval(settings: Settings, datasets: list[Path], out: Path, *, limit: int 
     """Run every dataset and write ``out/<stem>/results.jsonl``, ``metrics.json`` and ``out/report.md``.
 
     Raises:
-        BnplError: the assistant cannot be built (no index...) or a dataset does not load.
+        BnplError: a dataset does not load (checked before anything is built), or the assistant cannot be
+            built (no index...).
     """
+    topic_ids = set(load_topics(settings.knowledge_dir / "topics.yaml").ids)
+    loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in datasets]
     scratch = scratch_database()
     try:
         assistant = build(settings, db_path=scratch, llm=llm, log_turns=False).assistant
-        topic_ids = set(assistant.topics.ids)
-        loaded = [load_dataset(p, topic_ids, skip_bad=skip_bad) for p in datasets]
         workers = max(1, min(workers, MAX_WORKERS))
         runs: list[DatasetRun] = []
         regressions: list[str] = []
