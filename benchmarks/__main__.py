@@ -1,6 +1,6 @@
 """``python -m benchmarks [--only NAME ...] [--out DIR]``: run the benchmarks, write JSON and Markdown.
 
-Benchmarks measure and report (medians, p95, ratios against the issue's targets); they assert nothing.
+Benchmarks measure and report (medians, p95, ratios against the targets); they assert nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     listing = "\n".join(f"  {name:<16} {about}" for name, (about, _) in BENCHMARKS.items())
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Measure the assistant against the targets of issue 8 and write benchmarks.json/.md.",
+        description="Measure the assistant against its speed targets and write benchmarks.json/.md.",
         epilog=f"benchmarks:\n{listing}")
     parser.add_argument("--only", nargs="+", action="extend", choices=list(BENCHMARKS), metavar="NAME",
                         help="run only these benchmarks (repeatable)")

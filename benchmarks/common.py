@@ -50,7 +50,7 @@ WARM_UP = (
 
 @dataclass
 class Metric:
-    """One line of the summary table. ``met`` is None where the issue sets no target."""
+    """One line of the summary table. ``met`` is None where there is no target."""
 
     label: str
     value: float | int | str | None

@@ -1,4 +1,4 @@
-"""The Gradio page under load (issue 8 item 5, issue 7 figures).
+"""The Gradio page under load: page-load time, concurrent customers, throughput and memory.
 
 Starts `bnpl-assistant serve` on 127.0.0.1 as a subprocess on the benchmark's built data dir, then:
 - page load: time from navigation to the chat box being usable, in headless Chromium (when installed);

@@ -8,8 +8,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "warning: could not install chromium; browser tests will be skipped" >&2
 fi
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/mypy src tests
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/mypy src tests scripts
 set +e
 .venv/bin/python -m pytest -q "$@"
 code=$?

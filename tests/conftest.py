@@ -27,6 +27,9 @@ Built: TypeAlias = "tuple[Settings, IngestReport, Assistant]"  # what the sessio
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
 EXTERNAL = REPO.parent / "shared" / "eval-data" / "external.jsonl"
+EXTERNAL_MISSING = ("needs the public external test suite ../shared/eval-data/external.jsonl, kept beside the "
+                    "repository in the project's workspace (not in the repository); absent in a clone outside it. "
+                    "CI has it and runs this test")
 _real_connect = socket.socket.connect
 
 
@@ -95,6 +98,27 @@ def components(core: Core, tmp_path: Path) -> Callable[..., Components]:
         return assemble(core, **options)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def eval_results(core: Core, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[Any], dict[str, Any]]]:
+    """The README's eval datasets (dev, external where present, accounts, red team), run once per session as
+    ``bnpl-assistant eval`` runs them: in that order, on one fresh demo database, no turn log. Rows and
+    metrics by dataset name."""
+    from bnpl_assistant.evals.dataset import load_dataset
+    from bnpl_assistant.evals.runner import dataset_metrics, run_dataset
+    from bnpl_assistant.wiring import assemble
+
+    assistant = assemble(core, db_path=tmp_path_factory.mktemp("eval") / "eval.sqlite3", log_turns=False).assistant
+    paths = [REPO / "evals" / "dev.jsonl", EXTERNAL, REPO / "evals" / "accounts.jsonl",
+             REPO / "evals" / "redteam.jsonl"]
+    results = {}
+    for path in paths:
+        if path.exists():
+            dataset = load_dataset(path, set(assistant.topics.ids))
+            rows = run_dataset(assistant, dataset)
+            results[dataset.name] = (rows, dataset_metrics(rows, dataset, 1.0, core.settings.llm))
+    return results
 
 
 @pytest.fixture(scope="session")

@@ -241,3 +241,39 @@ def test_client_errors_are_not_retried(tmp_path: Path, receiver: Receiver) -> No
     report = s.deliver_outbox()
     assert (report.delivered, report.rejected, report.pending, report.attempts) == (0, 1, 0, 1)
     assert s.deliver_outbox().attempts == 0
+
+
+# -- the handoffs command --------------------------------------------------------------------------------
+
+
+def _handoffs_command(data_dir: Path, *args: str) -> str:
+    from typer.testing import CliRunner
+
+    from bnpl_assistant.cli import app
+
+    result = CliRunner(env={"BNPL_DATA_DIR": str(data_dir), "COLUMNS": "80"}).invoke(app, ["handoffs", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_handoffs_on_an_empty_data_dir_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    out = _handoffs_command(data, "--open")
+    assert out == f"no hand-off tickets yet (no database at {data / 'bnpl.sqlite3'})\n"
+    assert not data.exists()  # looking created neither the folder nor a database
+    open_database(data / "bnpl.sqlite3")
+    assert _handoffs_command(data, "--open") == f"no open hand-off tickets in {data / 'bnpl.sqlite3'}\n"
+
+
+def test_handoffs_never_cuts_the_ticket_number_in_80_columns(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    long = "I lost my job last month and cannot pay the instalments for my sofa and my laptop, what now?"
+    numbers = [s.open_ticket(chat(f"cust-0{i:02d}", long), escalation("financial-hardship", "customer-care-hardship"),
+                             long) for i in range(1, 4)]
+    numbers.append(s.open_ticket(chat(None, "a person please"), escalation(None, "customer-care"), "a person please"))
+    lines = _handoffs_command(tmp_path, "--open").splitlines()
+    assert lines[0] == f"4 open hand-off ticket(s) in {tmp_path / 'bnpl.sqlite3'}"
+    assert all(len(line) <= 80 for line in lines[1:])  # the table fits the terminal ...
+    for number in numbers:  # ... and each number is whole, on one line, in the first column
+        assert sum(line.startswith(f"│ {number} │") for line in lines) == 1
+    assert "2026-11-20 09:30" in "\n".join(lines)  # created (UTC), never cut either

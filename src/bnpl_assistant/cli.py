@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from typer.core import TyperGroup
 from bnpl_assistant.errors import BnplError
 from bnpl_assistant.runtime import configure_logging, quiet_process
 from bnpl_assistant.settings import Settings, default_data_dir
+
+if TYPE_CHECKING:  # commands import what they need when they run (start-up time)
+    from bnpl_assistant.support.handoffs import Ticket
 
 ABOUT = "An offline-first AI support assistant for a buy-now-pay-later provider."
 
@@ -219,14 +222,36 @@ def handoffs(open_only: Annotated[bool, typer.Option("--open", help="Only open t
     from bnpl_assistant.support.handoffs import HandoffStore
 
     settings = _settings()
-    store = HandoffStore(open_database(settings.db_path))
-    table = Table(title=f"hand-offs in {settings.db_path}")
-    for col in ("ticket", "priority", "status", "team", "reason", "topic", "customer", "created", "summary"):
-        table.add_column(col)
-    for t in store.list(open_only=open_only):
-        table.add_row(t.ticket, str(t.priority), t.status, t.team, t.reason, t.topic or "", t.customer_id or "",
-                      t.created_at[:19], t.summary[:60])
-    console.print(table)
+    if not settings.db_path.exists():  # looking must not create a database
+        console.print(f"no hand-off tickets yet (no database at {settings.db_path})", markup=False,
+                      highlight=False, soft_wrap=True)
+        return
+    tickets = HandoffStore(open_database(settings.db_path)).list(open_only=open_only)
+    if not tickets:
+        console.print(f"no {'open ' if open_only else ''}hand-off tickets in {settings.db_path}", markup=False,
+                      highlight=False, soft_wrap=True)
+        return
+    console.print(f"{len(tickets)} {'open ' if open_only else ''}hand-off ticket(s) in {settings.db_path}",
+                  markup=False, highlight=False, soft_wrap=True)
+    console.print(_ticket_table(tickets, with_status=not open_only))
+
+
+def _ticket_table(tickets: list[Ticket], with_status: bool) -> Table:
+    # The ticket number is what an agent types next: never wrapped or cut, however narrow the terminal; the
+    # other short values fold onto a second line rather than lose their end to an ellipsis.
+    table = Table()
+    table.add_column("ticket", no_wrap=True, min_width=max(len(t.ticket) for t in tickets))
+    for col in ("prio", "status", "team", "reason", "customer") if with_status else ("prio", "team", "reason",
+                                                                                       "customer"):
+        table.add_column(col, overflow="fold")
+    table.add_column("created (UTC)", no_wrap=True, min_width=16)
+    table.add_column("summary")
+    for t in tickets:
+        reason = t.reason if not t.topic or t.reason == f"topic:{t.topic}" else f"{t.reason} ({t.topic})"
+        status = [t.status] if with_status else []
+        table.add_row(t.ticket, str(t.priority), *status, t.team, reason, t.customer_id or "",
+                      t.created_at[:16].replace("T", " "), t.summary[:60])
+    return table
 
 
 @app.command()
@@ -241,7 +266,7 @@ def serve(
     settings = _settings()
     try:
         if VectorStore(settings.index_dir, settings.collection, settings.chroma_url).pointer() is None:
-            console.print("no index yet: building it (about a minute, once) ...")
+            console.print("no index yet: building it, once (about 3 minutes on 2 cores) ...")
             with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=err, transient=True) as bar:
                 task = bar.add_task("embed", total=None)
