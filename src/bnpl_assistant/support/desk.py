@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation, Reply
+from bnpl_assistant.languages import FALLBACK
 
 RATE_LIMIT_MESSAGES = 20  # per session and window
 RATE_LIMIT_WINDOW_S = 60.0
@@ -75,12 +77,6 @@ class ClientLimiter:
                 for key in [k for k, q in self._sent.items() if not q or now - q[-1] > self.window_s]:
                     del self._sent[key]
             return True
-
-
-RATE_LIMITED = {
-    "en": "You're sending messages very quickly. Please wait a minute and try again.",
-    "de": "Sie senden sehr schnell Nachrichten. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
-}
 
 
 class SupportDesk:
@@ -146,7 +142,7 @@ class SupportDesk:
 
     def rate_limited_text(self, session: Session) -> str:
         """The "slow down" message in the conversation's language."""
-        return RATE_LIMITED.get(session.conversation.language or "en", RATE_LIMITED["en"])
+        return templates.line("rate_limited", session.conversation.language or FALLBACK)
 
     def feedback(self, turn_id: int | None, value: int, comment: str | None = None) -> bool:
         """Record a thumbs up (1) or down (-1) on a logged turn; False when there is no log or turn."""
