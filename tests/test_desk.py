@@ -26,3 +26,15 @@ def test_client_limit_off_and_memory_bounded() -> None:
     for i in range(1000):
         limiter.allow(f"10.0.{i // 256}.{i % 256}", now=float(i))
     assert len(limiter._sent) <= 101  # quiet clients are forgotten once there are too many
+
+
+def test_slow_down_line_is_a_template_in_the_conversations_language() -> None:
+    from bnpl_assistant.conversation import Turn
+    from bnpl_assistant.support.desk import SupportDesk
+
+    session = Session()
+    session.conversation.turns.append(Turn("customer", "Hallo", "de"))
+    desk = SupportDesk.__new__(SupportDesk)  # the text needs no stores
+    assert desk.rate_limited_text(session).startswith("Sie senden sehr schnell")
+    session.conversation.turns.append(Turn("customer", "Bonjour", "fr"))  # no French line: English
+    assert desk.rate_limited_text(session).startswith("You're sending messages very quickly")
