@@ -192,10 +192,8 @@ class Assistant:
         clarification lives exactly one customer turn."""
         if self.agent is None:
             return None
-        pending = conversation.pending_action is not None
-        if not may_act(u.rules.blocks_actions, pending):
-            conversation.pending_action = None
-            return None
+        if not may_act(u.rules.blocks_actions, conversation.pending_action is not None):
+            return None  # nothing is pending here: may_act always lets a pending question through
         step = time.perf_counter()
         plan = self.agent.plan(conversation, u.text, u.language, u.vector)
         timings["act"] = _ms(step)
@@ -232,9 +230,8 @@ class Assistant:
                 job = self.writer.model_job(composition, u, conversation) if self.llm is not None else None
                 return Draft(reply, job)
             decision = Decision("escalate", decision.topic, "no-article", "customer-care")
-        request = self.writer.escalation(decision, u, None)
-        ticket = self._open_ticket(conversation, request, u.text)
-        return Draft(self.writer.escalation(decision, u, ticket) if ticket else request)
+        ticket = self._open_ticket(conversation, self.writer.ticket_request(decision, u), u.text)
+        return Draft(self.writer.escalation(decision, u, ticket))
 
     def _write(self, job: ModelJob, reply: Reply, stream: bool,
                timings: dict[str, float]) -> Generator[str, None, Reply]:

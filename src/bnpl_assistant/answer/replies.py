@@ -91,6 +91,13 @@ class ReplyWriter:
         key = REFUSAL_TEMPLATES.get(decision.reason, "offtopic")
         return fixed(key, decision.reason, u.language, retrieved=u.retrieved, confidence=confidence)
 
+    @staticmethod
+    def ticket_request(decision: Decision, u: Understanding) -> Reply:
+        """What the hand-off ticket is opened from (team, topic, reason, language), before its number is known
+        and without the reply's text, so the composer runs once, for :meth:`escalation`."""
+        return Reply(text="", outcome="escalate", topic=decision.topic, retrieved_topics=u.retrieved, sources=[],
+                     language=u.language, confidence=u.top[1], reason=decision.reason, team=decision.team)
+
     def escalation(self, decision: Decision, u: Understanding, ticket: str | None) -> Reply:
         """The hand-off line (with the ticket) and, for a topic that always goes to a person, what the
         customer can do right away from its article."""
