@@ -62,10 +62,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, IngestReport, Assistant]:
-    """The shipped knowledge base ingested once into a real Chroma store, and an assistant on it."""
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, IngestReport, Core]:
+    """The shipped knowledge base ingested once into a real Chroma store, and the heavy parts built on it."""
     from bnpl_assistant.settings import Settings
-    from bnpl_assistant.wiring import assemble, build_core, ingest_all
+    from bnpl_assistant.wiring import build_core, ingest_all
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("built"), knowledge_dir=KNOWLEDGE)
     prebuilt = os.environ.get("BNPL_TEST_PREBUILT")  # a local speed-up: start from a built data dir
@@ -73,18 +73,22 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, IngestRep
         for part in ("index", "cache"):
             shutil.copytree(Path(prebuilt) / part, settings.data_dir / part, dirs_exist_ok=True)
     report = ingest_all(settings)
-    core = build_core(settings)
-    _CORES[str(settings.data_dir)] = core
-    return settings, report, assemble(core).assistant
-
-
-_CORES: dict[str, Core] = {}
+    return settings, report, build_core(settings)
 
 
 @pytest.fixture(scope="session")
-def core(built: tuple[Settings, IngestReport, Assistant]) -> Core:
+def built(ingested: tuple[Settings, IngestReport, Core]) -> tuple[Settings, IngestReport, Assistant]:
+    """The ingested settings and report, and an assistant on the session's core."""
+    from bnpl_assistant.wiring import assemble
+
+    settings, report, core = ingested
+    return settings, report, assemble(core).assistant
+
+
+@pytest.fixture(scope="session")
+def core(ingested: tuple[Settings, IngestReport, Core]) -> Core:
     """The session's heavy parts (index, classifier, detector), shared by every assistant built on them."""
-    return _CORES[str(built[0].data_dir)]
+    return ingested[2]
 
 
 @pytest.fixture

@@ -67,9 +67,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, page_app: PageApp, tmp_path: Path) -> Iterator[Page]:
+    yield from _open(browser, page_app[0])
+
+
+def _open(browser: Browser, url: str) -> Iterator[Page]:
+    """A fresh browser context on the page at ``url``, once its message box is there; closed afterwards."""
     context = browser.new_context(viewport={"width": 1200, "height": 1000})
     pg = context.new_page()
-    pg.goto(page_app[0])
+    pg.goto(url)
     pg.wait_for_selector("#message textarea", timeout=60_000)
     yield pg
     context.close()
@@ -230,12 +235,7 @@ def streaming_model(streaming_app: StreamingApp) -> FakeOpenAI:
 
 @pytest.fixture
 def streaming_page(browser: Browser, streaming_app: StreamingApp) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
-    pg = context.new_page()
-    pg.goto(streaming_app[0])
-    pg.wait_for_selector("#message textarea", timeout=60_000)
-    yield pg
-    context.close()
+    yield from _open(browser, streaming_app[0])
 
 
 def test_model_reply_streams_into_the_page(streaming_page: Page, streaming_model: FakeOpenAI) -> None:
