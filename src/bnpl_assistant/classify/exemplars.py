@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.kb.articles import Article
 from bnpl_assistant.providers.base import Embedder
+from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,14 @@ class Exemplar:
 
 
 EXEMPLAR_FILES = ("data/exemplars.yaml", "data/exemplars_contrast.yaml")
-# libyaml's parser when PyYAML has it (the same documents, ~15x faster: start-up time), else the Python one.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read(path: Path | None, name: str) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8") if path else (
         resources.files("bnpl_assistant").joinpath(name).read_text(encoding="utf-8"))
     try:
-        raw = yaml.load(text, Loader=_YAML_LOADER) or {}
-    except yaml.YAMLError as exc:
+        raw = read_yaml(text) or {}
+    except YAMLError as exc:
         raise DataError(f"invalid exemplars file: {exc}", str(path or name)) from exc
     if not isinstance(raw, dict):
         raise DataError("exemplars file must be a mapping", str(path or name))

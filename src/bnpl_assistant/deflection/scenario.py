@@ -12,10 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -232,8 +232,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
         DataError: The YAML is malformed or a field is missing or out of range; the message names it.
     """
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        raw = read_yaml(text)
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DataError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=source,
                         line=mark.line + 1 if mark else None) from exc

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 REQUIRED_FIELDS = ("id", "topic", "title", "language", "updated")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,80}$")
@@ -107,8 +106,8 @@ def _front_matter_end(path: Path, lines: list[str]) -> int:
 def _front_matter(path: Path, lines: list[str], end: int) -> dict[Any, Any]:
     """The front matter (between the first line and ``end``) as a mapping."""
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as exc:
+        meta = read_yaml("\n".join(lines[1:end])) or {}
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise DataError(f"invalid front matter: {getattr(exc, 'problem', exc)}", str(path), line) from exc

@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 TOPIC_OUTCOMES = ("answer", "escalate")  # what a topic can lead to (a subset of conversation.OUTCOMES)
 
@@ -60,8 +59,8 @@ def load_topics(path: Path) -> TopicCatalog:
     if not path.exists():
         raise DataError("topics file not found; point BNPL_KNOWLEDGE_DIR at the knowledge folder", str(path))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        raw = read_yaml(path.read_text(encoding="utf-8")) or {}
+    except YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         raise DataError(f"invalid YAML: {exc}", str(path), line + 1 if line is not None else None) from exc
     entries = raw.get("topics") if isinstance(raw, dict) else None
