@@ -175,8 +175,10 @@ class Assistant:
             request = fixed("degraded", "store-unavailable", lang, outcome="escalate", team="customer-care")
             return Draft(replace(request, ticket_id=self._open_ticket(conversation, request, text)))
         timings["understand"] = _ms(step)
+        waiting = conversation.pending_action is not None
         plan = self._plan_account(conversation, u, timings)
-        decision = decide(self._signals(conversation, u, plan is not None), self.topics, self.thresholds)
+        stray_yes = plan is None and not waiting and self.agent is not None and self.agent.intents.confirms(text)
+        decision = decide(self._signals(conversation, u, plan is not None, stray_yes), self.topics, self.thresholds)
         if decision.outcome == "act":
             step = time.perf_counter()
             reply = self._act(conversation, plan, u)
@@ -202,13 +204,15 @@ class Assistant:
         return plan
 
     @staticmethod
-    def _signals(conversation: Conversation, u: Understanding, account: bool) -> Signals:
+    def _signals(conversation: Conversation, u: Understanding, account: bool, stray_yes: bool) -> Signals:
         topic, prob = u.top
         return Signals(
             injection_rule=u.rules.injection, other_person=u.rules.other_person, human_rule=u.rules.human,
             gate=u.gate, topic=topic, topic_prob=prob, dense_top=u.retrieval.dense_top,
             failures=conversation.recent_failures(), greeting=u.rules.greeting, follow_up=u.follow_up,
-            commitment=u.rules.commitment, account=account)
+            commitment=u.rules.commitment, account=account, third_party=u.rules.third_party,
+            quoted_instructions=u.rules.quoted_instructions, staff_pretext=u.rules.staff_pretext,
+            stray_confirmation=stray_yes)
 
     def _act(self, conversation: Conversation, plan: Any, u: Understanding) -> Reply:
         if self.agent is None:  # the policy only says "act" when the agent made a plan

@@ -53,6 +53,10 @@ class Signals:
     follow_up: bool = False
     commitment: bool = False
     account: bool = False  # the account agent has a plan for this message
+    third_party: bool = False
+    quoted_instructions: bool = False
+    staff_pretext: bool = False
+    stray_confirmation: bool = False  # a bare "yes" with no question of ours waiting for it
 
 
 @dataclass(frozen=True)
@@ -79,15 +83,42 @@ def _account(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | Non
     return Decision("act", None, "account") if s.account else None
 
 
+def _stray_confirmation(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """A "yes" confirms only the action the assistant asked about in its previous turn; with none waiting, it
+    confirms nothing (after a refusal, an answer or an attack) and opens nothing."""
+    return Decision("refuse", None, "nothing-to-confirm") if s.stray_confirmation else None
+
+
 def _attack(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
     """(1) Attacks: instructions, hidden prompts, other people's data."""
+    if s.quoted_instructions:
+        return Decision("refuse", None, "quoted-instructions")
     if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
         return Decision("refuse", None, "injection")
     return None
 
 
+def _staff_pretext(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """Someone who says they call from a bank, a fraud team or the police gets nothing from the chat: the fraud
+    team takes it (a real bank asks Hallon through its own channels)."""
+    return Decision("escalate", None, "staff-pretext", "fraud") if s.staff_pretext else None
+
+
+def _third_party(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """A relative's or friend's account: declined as such, unless the message is confidently about a topic
+    that deals with someone else's account (``others_account`` in topics.yaml: the account holder has died),
+    which its team takes."""
+    if not s.third_party:
+        return None
+    topic = topics.get(s.topic)
+    if topic is not None and topic.others_account and s.topic_prob >= th.min_topic_prob:
+        return None
+    return Decision("refuse", None, "third-party")
+
+
 def _commitment(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
-    """Only a person handling the case may promise refunds, credits or waivers."""
+    """Only a person handling the case may promise refunds, credits or waivers (a topic that a team takes
+    has been handed to that team by now: the person there can answer it)."""
     if s.commitment:
         return Decision("refuse", s.topic if s.topic_prob >= th.min_topic_prob else None, "commitment-request")
     return None
@@ -135,8 +166,8 @@ def _low_confidence(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decisio
 
 # The whole order, first match wins; what no rule takes is answered from the FAQ.
 RULES: tuple[Rule, ...] = (
-    _account, _attack, _commitment, _greeting,
-    _asked_for_human, _escalate_topic, _repeated_failure,
+    _account, _stray_confirmation, _attack, _staff_pretext, _greeting,
+    _asked_for_human, _third_party, _escalate_topic, _commitment, _repeated_failure,
     _off_topic, _low_confidence,
 )
 

@@ -31,20 +31,30 @@ class RuleSignals:
     human: bool
     greeting: bool
     commitment: bool
+    third_party: bool = False  # a relative's or friend's account named in passing
+    quoted_instructions: bool = False  # instructions to the assistant inside forwarded or pasted content
+    staff_pretext: bool = False  # the writer claims to call from a bank, a fraud team, the police or Hallon
 
     @property
     def blocks_actions(self) -> bool:
-        """An attack, someone else's data or a request for a person: no new account action starts."""
-        return self.injection or self.other_person or self.human
+        """An attack, someone else's data, a request for a person or for a promise: no new account action
+        starts (and nothing in such a message is ever turned into an action on the customer's own orders)."""
+        return (self.injection or self.other_person or self.human or self.commitment or self.third_party
+                or self.quoted_instructions or self.staff_pretext)
 
     @classmethod
-    def of(cls, text: str) -> RuleSignals:
+    def of(cls, text: str, customer_id: str | None = None) -> RuleSignals:
+        """The rules on ``text``; a customer id in it is someone else's unless it is ``customer_id``, the
+        signed-in customer's own ("Kundennummer cust-041" from cust-041 is just a way of saying hello)."""
         return cls(
             injection=rules.looks_like_injection(text),
-            other_person=rules.asks_for_other_person(text) or bool(rules.mentions_customer_ref(text)),
+            other_person=rules.asks_for_other_person(text) or bool(rules.mentions_customer_ref(text, customer_id)),
             human=rules.asks_for_human(text),
             greeting=rules.is_greeting(text),
             commitment=rules.asks_for_commitment(text),
+            third_party=rules.names_third_party_account(text),
+            quoted_instructions=rules.addresses_the_assistant_from_quoted_content(text),
+            staff_pretext=rules.claims_to_be_staff(text),
         )
 
 
@@ -133,7 +143,8 @@ class Understander:
             search_text = context_text
         retrieval = self.search.search(search_text, vector, language)
         fused = fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
-        return Understanding(text, language, vector, fused, retrieval, gate, follow_up, RuleSignals.of(text))
+        return Understanding(text, language, vector, fused, retrieval, gate, follow_up,
+                             RuleSignals.of(text, conversation.customer_id))
 
 
 def fuse(probs: dict[str, float], retrieval: Retrieval) -> list[tuple[str, float]]:

@@ -16,7 +16,9 @@ from bnpl_assistant.redact import redact
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage
 from bnpl_assistant.understand import Understanding
 
-REFUSAL_TEMPLATES = {"injection": "injection", "greeting": "greeting"}  # every other refusal: "offtopic"
+REFUSAL_TEMPLATES = {"injection": "injection", "greeting": "greeting", "third-party": "third_party",
+                     "quoted-instructions": "quoted_injection", "nothing-to-confirm": "nothing_to_confirm"}
+# every other refusal: "offtopic"
 MODEL_EXTRA_PASSAGES = 4  # retrieved passages the chat model gets beside the composer's
 
 

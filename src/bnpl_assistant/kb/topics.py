@@ -22,6 +22,9 @@ class Topic:
     outcome: str
     team: str | None = None
     priority: int = 5
+    # The topic is about an account that is not the writer's own (the account holder has died): a message
+    # about a relative's account that lands on it goes to its team instead of being declined.
+    others_account: bool = False
 
 
 class TopicCatalog:
@@ -86,6 +89,7 @@ def load_topics(path: Path) -> TopicCatalog:
                 outcome=str(entry["outcome"]),
                 team=entry.get("team"),
                 priority=int(entry.get("priority", 5)),
+                others_account=bool(entry.get("others_account", False)),
             )
         )
     return TopicCatalog(topics)
