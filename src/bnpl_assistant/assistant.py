@@ -50,6 +50,9 @@ class AccountDialogue(Protocol):
 
     def perform(self, conversation: Conversation, plan: Any) -> Reply: ...
 
+    def confirms(self, text: str) -> bool:
+        """A yes to a yes/no question."""
+
 
 class Assistant:
     """Answers customer messages; every collaborator comes through the constructor (see ``wiring.build``)."""
@@ -177,7 +180,7 @@ class Assistant:
         timings["understand"] = _ms(step)
         waiting = conversation.pending_action is not None
         plan = self._plan_account(conversation, u, timings)
-        stray_yes = plan is None and not waiting and self.agent is not None and self.agent.intents.confirms(text)
+        stray_yes = plan is None and not waiting and self.agent is not None and self.agent.confirms(text)
         decision = decide(self._signals(conversation, u, plan is not None, stray_yes), self.topics, self.thresholds)
         if decision.outcome == "act":
             step = time.perf_counter()

@@ -144,6 +144,10 @@ class AccountAgent:
             return None
         return self._on_order(base, action(pending.action), chosen)
 
+    def confirms(self, text: str) -> bool:
+        """A yes to a yes/no question ("yes", "ja bitte", "oui")."""
+        return self.intents.confirms(text)
+
     # -- a new request ---------------------------------------------------------------------------------
 
     def _new_request(self, conversation: Conversation, text: str, language: str,

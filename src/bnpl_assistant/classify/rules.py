@@ -71,7 +71,8 @@ COMMITMENT_PATTERNS = [
     re.compile(r"\bbevestig\w*\b.{0,40}\bdat\b.{0,60}\b(wordt|worden|zal|zullen|krijg\w*|kwijtgescholden)\b", _I),
     # asking the assistant itself to waive a fee or interest
     re.compile(r"(^\s*|\b(so|and|just|please|pls)\s+)waive\b", _I),
-    re.compile(r"\bconfirm\w*\s+(it'?s|it is|that it'?s|that it is)\s+(free|waived|cancell?ed|refunded|approved)\b", _I),
+    re.compile(r"\bconfirm\w*\s+(it'?s|it is|that it'?s|that it is)\s+(free|waived|cancell?ed|refunded|approved)\b",
+               _I),
     re.compile(r"\b(can|could|would|will|please)\s+(you\s+)?(please\s+|just\s+)?(waive|knock|drop|remove|cancel|"
                r"forgive|write off)\b.{0,40}\b(fee|fees|interest|charge|charges)\b", _I),
     re.compile(r"\bknock\b.{0,40}\b(fee|fees|interest|charge)\b.{0,20}\boff\b|\bknock\b.{0,10}\boff\b.{0,30}\b"
