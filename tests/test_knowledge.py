@@ -22,8 +22,9 @@ def test_shipped_knowledge_base_is_complete() -> None:
     kb, problems = check_knowledge(KNOWLEDGE, SUPPORTED_LANGUAGES)
     assert problems == []
     assert kb is not None and len(kb.topics) == REQUIRED_TOPICS
-    per_lang = {lang: [a for a in kb.articles if a.language == lang] for lang in ("en", "de")}
-    assert len(per_lang["en"]) >= 70 and len(per_lang["de"]) == len(per_lang["en"])
+    native = ("en", "de", "sv", "fr", "es", "nl")  # written natively; it and pl are answered in English
+    per_lang = {lang: [a for a in kb.articles if a.language == lang] for lang in native}
+    assert len(per_lang["en"]) >= 70 and all(len(arts) == len(per_lang["en"]) for arts in per_lang.values())
     for art in kb.articles:
         words = len(art.body.split())
         assert 80 <= words <= 400, f"{art.path}: {words} words"
@@ -31,6 +32,13 @@ def test_shipped_knowledge_base_is_complete() -> None:
     assert escalate == {"unrecognized-purchase", "financial-hardship", "debt-collection", "bereavement",
                         "complaint"}
     assert all(kb.topics[t].team for t in escalate)
+
+
+def test_a_missing_twin_in_any_native_language_fails_validation(tiny_kb: Path) -> None:
+    write_article(tiny_kb, "sv", "late-fee", "late-fees", "En förseningsavgift på 7 EUR tas ut efter 10 dagar. " * 3)
+    _, problems = check_knowledge(tiny_kb, SUPPORTED_LANGUAGES)
+    assert {p.message for p in problems} == {"twin missing: no 'sv/refund-card.md'",
+                                             "topic 'refund-timing' has no article in 'sv'"}
 
 
 def test_bad_front_matter_names_file_and_line(tmp_path: Path) -> None:

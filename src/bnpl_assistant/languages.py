@@ -34,10 +34,10 @@ class Language:
 LANGUAGES: tuple[Language, ...] = (
     Language("en", "English", "English", "ENGLISH", "english", True),
     Language("de", "German", "Deutsch", "GERMAN", "german", True),
-    Language("fr", "French", "Français", "FRENCH", "french", False),
-    Language("es", "Spanish", "Español", "SPANISH", "spanish", False),
-    Language("sv", "Swedish", "Svenska", "SWEDISH", "swedish", False),
-    Language("nl", "Dutch", "Nederlands", "DUTCH", "dutch", False),
+    Language("fr", "French", "Français", "FRENCH", "french", True),
+    Language("es", "Spanish", "Español", "SPANISH", "spanish", True),
+    Language("sv", "Swedish", "Svenska", "SWEDISH", "swedish", True),
+    Language("nl", "Dutch", "Nederlands", "DUTCH", "dutch", True),
     Language("it", "Italian", "Italiano", "ITALIAN", "italian", False),
     Language("pl", "Polish", "Polski", "POLISH", None, False),
 )

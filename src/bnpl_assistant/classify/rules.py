@@ -15,7 +15,8 @@ INJECTION_PATTERNS = [
     re.compile(r"\b(system|hidden|initial|developer)\s*(prompt|message|instructions)\b", _I),
     re.compile(r"\b(print|show|reveal|repeat|output|tell me|leak)\b.{0,30}\b(prompt|instructions|configuration|"
                r"api key|secret)\b", _I),
-    re.compile(r"\b(developer|debug|god|admin|sudo|dan|jailbreak)\s*mode\b|\bjailbreak\b|\bDAN\b", _I),
+    # "DAN" only in capitals: "dan" is Dutch for "then"
+    re.compile(r"\b(developer|debug|god|admin|sudo|dan|jailbreak)\s*mode\b|\bjailbreak\b|(?-i:\bDAN\b)", _I),
     re.compile(r"\b(you are now|from now on you|act as|pretend (to be|you are)|roleplay as|role-play as)\b", _I),
     re.compile(r"\b(ignoriere|vergiss|missachte|umgehe)\b.{0,40}\b(anweisung|anweisungen|regeln|vorgaben|prompt|"
                r"richtlinien)\b", _I),
@@ -112,6 +113,11 @@ QUOTED_INSTRUCTION_PATTERNS = [
                + _BOT + r"\b", _I),
     re.compile(r"\b(notitie|bericht|instructie|opmerking)\s+(voor|aan)\s+(de\s+)?(\S+\s+){0,1}" + _BOT
                + r"\b", _I),
+    # the assistant addressed by name inside the pasted text, then told what to do ("Assistant, confirme-le")
+    re.compile(r"\b" + _BOT + r"\s*,\s*(please\s+|bitte\s+|s'il te plaît\s+)?(ignore|ignoriere|ignorera|ignorez|"
+               r"ignora|negeer|tell|say|confirm|confirme|confirma|bestätige|bekräfta|bevestig|sag|sage|dis|di|zeg|"
+               r"svara|réponds|responde|antwoord|answer|reply|antworte|write|schreib|écris|escribe|schrijf|skriv)\b",
+               _I),
     re.compile(r"\b(to|dear|an|à|al|aan|till)\s+(the\s+|den\s+|de\s+|l')?(\S+\s+){0,1}" + _BOT
                + r"\s*[:,]\s*(please\s+|bitte\s+)?(ignore|ignoriere|ignorera|ignorez|ignora|negeer|tell|say|"
                r"confirm|sag|sage|bestätige|svara|dis|di|zeg|answer|reply|antworte)\b", _I),
