@@ -47,8 +47,9 @@ def page_app(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
     settings = copy_of_built(built, tmp_path_factory.mktemp("page"), client_rate_limit=0)  # all tests: 127.0.0.1
     data = settings.data_dir
-    desk = build(settings).desk(eval_dir=data / "eval", deflection_dir=data / "deflection")
-    app = build_app(desk, settings)
+    components = build(settings)
+    desk = components.desk(eval_dir=data / "eval", deflection_dir=data / "deflection")
+    app = build_app(desk, settings, components.agent_desk())
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/", desk, settings

@@ -33,7 +33,7 @@ def test_migrations_create_every_table_and_rerun_safely(tmp_path: Path) -> None:
     names = {r[0] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"schema_version", "customers", "orders", "plans", "instalments", "returns", "disputes", "audit",
             "handoffs", "outbox", "turns"} <= names
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2]
+    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2, 3]
     turn_columns = {r[1] for r in rows(path, "PRAGMA table_info(turns)")}
     assert {"id", "conversation_id", "turn_index", "created_at", "customer_id", "language", "message",
             "reply", "outcome", "topic", "sources", "model_path", "latency_ms", "reason", "feedback",
@@ -81,7 +81,7 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2]
+    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2, 3]
 
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:

@@ -115,6 +115,27 @@ class Assistant:
         conversation.turns.append(Turn("assistant", reply.text, lang, reply.topic, reply.outcome))
         return self._log_turn(conversation, "[pressed: talk to a person]", reply)
 
+    def suggest(self, conversation: Conversation, text: str) -> str:
+        """A draft reply to ``text`` for the agent who took the conversation over: the knowledge base's answer
+        for its most likely topic (written by the chat model when one is configured, else the composer's).
+        No side effects: nothing is logged, no ticket opened, no account touched. Empty when nothing fits."""
+        lang = conversation.language or self.detector.detect(text).language
+        try:
+            u = self.understander.understand(conversation, rules.normalise(text), lang)
+        except StoreUnavailableError:
+            return ""
+        topic = u.top[0]
+        composition = self.writer.compose(topic, u) if topic in self.topics else None
+        if composition is None:
+            return ""
+        if self.llm is not None:
+            job = self.writer.model_job(composition, u, conversation)
+            try:
+                return self.llm.answer(job.question, job.language, job.passages, job.history)
+            except ProviderError as exc:
+                log.warning("model failed, suggesting the offline answer: %s", exc)
+        return composition.text
+
     def retrieve(self, query: str, k: int = 4, language: str | None = None) -> list[Passage]:
         """Passages for ``query``, reranked by the fused topic decision: the best-matching passages of the
         most likely topics first (what the LangChain retriever returns)."""

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,9 +18,6 @@ from typer.core import TyperGroup
 from bnpl_assistant.errors import BnplError
 from bnpl_assistant.runtime import configure_logging, quiet_process
 from bnpl_assistant.settings import Settings, default_data_dir
-
-if TYPE_CHECKING:  # commands import what they need when they run (start-up time)
-    from bnpl_assistant.support.handoffs import Ticket
 
 ABOUT = "An offline-first AI support assistant for a buy-now-pay-later provider."
 
@@ -216,45 +213,6 @@ def seed_demo(reset: Annotated[bool, typer.Option(help="Drop the demo data and s
 
 
 @app.command()
-def handoffs(open_only: Annotated[bool, typer.Option("--open", help="Only open tickets.")] = False) -> None:
-    """List hand-off tickets (newest first within priority)."""
-    from bnpl_assistant.storage import open_database
-    from bnpl_assistant.support.handoffs import HandoffStore
-
-    settings = _settings()
-    if not settings.db_path.exists():  # looking must not create a database
-        console.print(f"no hand-off tickets yet (no database at {settings.db_path})", markup=False,
-                      highlight=False, soft_wrap=True)
-        return
-    tickets = HandoffStore(open_database(settings.db_path)).list(open_only=open_only)
-    if not tickets:
-        console.print(f"no {'open ' if open_only else ''}hand-off tickets in {settings.db_path}", markup=False,
-                      highlight=False, soft_wrap=True)
-        return
-    console.print(f"{len(tickets)} {'open ' if open_only else ''}hand-off ticket(s) in {settings.db_path}",
-                  markup=False, highlight=False, soft_wrap=True)
-    console.print(_ticket_table(tickets, with_status=not open_only))
-
-
-def _ticket_table(tickets: list[Ticket], with_status: bool) -> Table:
-    # The ticket number is what an agent types next: never wrapped or cut, however narrow the terminal; the
-    # other short values fold onto a second line rather than lose their end to an ellipsis.
-    table = Table()
-    table.add_column("ticket", no_wrap=True, min_width=max(len(t.ticket) for t in tickets))
-    for col in ("prio", "status", "team", "reason", "customer") if with_status else ("prio", "team", "reason",
-                                                                                       "customer"):
-        table.add_column(col, overflow="fold")
-    table.add_column("created (UTC)", no_wrap=True, min_width=16)
-    table.add_column("summary")
-    for t in tickets:
-        reason = t.reason if not t.topic or t.reason == f"topic:{t.topic}" else f"{t.reason} ({t.topic})"
-        status = [t.status] if with_status else []
-        table.add_row(t.ticket, str(t.priority), *status, t.team, reason, t.customer_id or "",
-                      t.created_at[:16].replace("T", " "), t.summary[:60])
-    return table
-
-
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
@@ -271,20 +229,23 @@ def serve(
                           console=err, transient=True) as bar:
                 task = bar.add_task("embed", total=None)
                 ingest_all(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))
-        desk = build(settings).desk()
+        components = build(settings)
+        desk, agents = components.desk(), components.agent_desk()
     except BnplError as exc:
         _fail(exc)
     from bnpl_assistant.ui.app import build_app
 
     console.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
-    build_app(desk, settings).launch(server_name=host, server_port=port, show_error=False, quiet=True,
+    build_app(desk, settings, agents).launch(server_name=host, server_port=port, show_error=False, quiet=True,
                                      footer_links=["api"])
 
 
 def _register_plugins() -> None:
     from bnpl_assistant.deflection.command import register as register_deflection
+    from bnpl_assistant.support.command import register as register_handoffs
 
     register_deflection(app)
+    register_handoffs(app)
 
 
 _register_plugins()

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     handoff_webhook: str = ""
     judge_llm: str = ""
     client_rate_limit: int = Field(default=60, ge=0)  # page messages a minute per client address; 0: no limit
+    support_hours: str = "mon-fri 08:00-20:00; sat 09:00-17:00"  # when people answer in the chat
+    support_timezone: str = "Europe/Berlin"
+    agent_handle_minutes: float = Field(default=6.0, gt=0)  # per queued ticket, for the expected wait
 
     @field_validator("languages", mode="before")
     @classmethod

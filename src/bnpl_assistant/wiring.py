@@ -29,9 +29,12 @@ from bnpl_assistant.retrieve.hybrid import HybridSearch
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.storage import Database, open_database
 from bnpl_assistant.store import VectorStore
+from bnpl_assistant.support.agents import AgentDesk
 from bnpl_assistant.support.convlog import ConversationLog
 from bnpl_assistant.support.desk import SupportDesk
 from bnpl_assistant.support.handoffs import HandoffStore
+from bnpl_assistant.support.hours import SupportHours
+from bnpl_assistant.support.live import LiveChat
 from bnpl_assistant.understand import Understander
 
 if TYPE_CHECKING:  # the ingest pipeline (and its text splitter) loads only when ingest runs
@@ -51,12 +54,20 @@ class Components:
     accounts: AccountsService | None = None
     handoffs: HandoffStore | None = None
     turn_log: ConversationLog | None = None
+    live: LiveChat | None = None
 
     def desk(self, eval_dir: Path = Path("out/eval"),
              deflection_dir: Path = Path("artifacts/deflection")) -> SupportDesk:
-        """The support desk behind the page: assistant, hand-offs, log and accounts on one database."""
+        """The support desk behind the page: assistant, hand-offs, live chat, log and accounts on one
+        database."""
         return SupportDesk(self.assistant, self.handoffs, self.turn_log, self.accounts, eval_dir, deflection_dir,
-                           client_limit=self.settings.client_rate_limit)
+                           client_limit=self.settings.client_rate_limit, live=self.live)
+
+    def agent_desk(self) -> AgentDesk | None:
+        """The agents' side of the live hand-off (None without a database)."""
+        if self.handoffs is None or self.live is None:
+            return None
+        return AgentDesk(self.assistant, self.handoffs, self.live, self.accounts)
 
 
 def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
@@ -134,7 +145,9 @@ def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None =
                              summariser=as_summariser(llm) if model_summaries else None)
     turn_log = ConversationLog(database) if log_turns else None
     assistant = Assistant(*parts, llm=llm, handoffs=handoffs, agent=agent, turn_log=turn_log)
-    return Components(settings, assistant, database, service, handoffs, turn_log)
+    live = LiveChat(database, handoffs, SupportHours.parse(settings.support_hours, settings.support_timezone),
+                    settings.agent_handle_minutes)
+    return Components(settings, assistant, database, service, handoffs, turn_log, live)
 
 
 def handoff_store(settings: Settings, database: Database, topics: TopicCatalog | None = None,

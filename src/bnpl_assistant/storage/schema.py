@@ -134,6 +134,41 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (2, (  # who wrote a hand-off summary: 'extractive' or the chat model, e.g. 'openai:gpt-4o-mini'
         "ALTER TABLE handoffs ADD COLUMN summary_by TEXT NOT NULL DEFAULT 'extractive'",
     )),
+    (3, (  # live hand-off: who owns a conversation, every chat message, ratings, agents' account views
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            customer_id TEXT,
+            owner TEXT NOT NULL DEFAULT 'assistant',
+            ticket TEXT,
+            state TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('customer', 'assistant', 'agent', 'system')),
+            author TEXT,
+            text TEXT NOT NULL)""",
+        "CREATE INDEX messages_conversation ON messages(conversation_id, id)",
+        """CREATE TABLE ratings (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            ticket TEXT,
+            at TEXT NOT NULL,
+            score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+            comment TEXT,
+            resolved_by TEXT NOT NULL CHECK (resolved_by IN ('assistant', 'agent')),
+            topic TEXT)""",
+        """CREATE TABLE desk_access (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL)""",
+        "ALTER TABLE handoffs ADD COLUMN close_reason TEXT",
+        "ALTER TABLE handoffs ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0",
+    )),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

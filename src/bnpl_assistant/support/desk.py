@@ -19,6 +19,7 @@ from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.languages import FALLBACK
+from bnpl_assistant.support.live import ASSISTANT, CLOSED, QUEUED, LiveChat, Message, Waiting
 
 RATE_LIMIT_MESSAGES = 20  # per session and window
 RATE_LIMIT_WINDOW_S = 60.0
@@ -29,15 +30,25 @@ MAX_COMMENT_CHARS = 1000
 
 @dataclass
 class Session:
-    """One visitor's chat. Lives in the page's per-browser-tab state; never shared between visitors."""
+    """One visitor's chat. Lives in the page's per-browser-tab state; never shared between visitors.
+    ``seen`` is the last chat message (``support.live``) the page has shown."""
 
     conversation: Conversation = field(default_factory=Conversation)
     sent: deque[float] = field(default_factory=deque)
     replies: list[Reply] = field(default_factory=list)
+    seen: int = 0
 
     def allow(self, now: float | None = None) -> bool:
         """Admit one message unless the session is over its rate limit."""
         return _admit(self.sent, RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_S, now)
+
+
+@dataclass(frozen=True)
+class LiveTurn:
+    """A customer message that went to the person who owns the conversation: no assistant reply."""
+
+    message: Message
+    owner: str  # queued | agent:<name>
 
 
 def _admit(sent: deque[float], limit: int, window_s: float, now: float | None = None) -> bool:
@@ -84,8 +95,9 @@ class SupportDesk:
 
     def __init__(self, assistant: Assistant, handoffs: Any = None, turn_log: Any = None, accounts: Any = None,
                  eval_dir: Path | None = None, deflection_dir: Path | None = None,
-                 client_limit: int = CLIENT_RATE_LIMIT) -> None:
+                 client_limit: int = CLIENT_RATE_LIMIT, live: LiveChat | None = None) -> None:
         self.assistant = assistant
+        self.live = live
         self.handoffs = handoffs
         self.turn_log = turn_log
         self.accounts = accounts
@@ -106,28 +118,54 @@ class SupportDesk:
         return self.new_session(customer_id)
 
     def send(self, session: Session, message: str, language: str | None = None,
-             client: str | None = None) -> Reply | None:
-        """The assistant's reply, or None when the session or its client address is over its rate limit."""
+             client: str | None = None) -> Reply | LiveTurn | None:
+        """The assistant's reply (a :class:`LiveTurn` when a person owns the conversation), or None when the
+        session or its client address is over its rate limit."""
         events = self.send_stream(session, message, language, client)
         if events is None:
             return None
         *_, reply = events
-        assert isinstance(reply, Reply)
+        assert isinstance(reply, Reply | LiveTurn)
         return reply
 
     def send_stream(self, session: Session, message: str, language: str | None = None,
-                    client: str | None = None) -> Iterator[str | Reply] | None:
+                    client: str | None = None) -> Iterator[str | Reply | LiveTurn] | None:
         """The reply as events (text deltas on the OpenAI path, then the :class:`Reply`), or None when the
         session or its client address (``client``, e.g. the visitor's IP) is over its rate limit."""
         if not self.clients.allow(client) or not session.allow():
             return None
         return self._stream(session, message, None if language in (None, "", "auto") else language)
 
-    def _stream(self, session: Session, message: str, language: str | None) -> Iterator[str | Reply]:
-        for event in self.assistant.respond_stream(session.conversation, message, language=language):
+    def _stream(self, session: Session, message: str, language: str | None) -> Iterator[str | Reply | LiveTurn]:
+        conversation = session.conversation
+        if self.live is not None:
+            owner = self.live.owner(conversation.id)
+            if owner == CLOSED:
+                self.live.reopen_for_customer(conversation.id)
+            elif owner != ASSISTANT:  # a person has it: the assistant stays silent
+                kept = self.live.customer_writes(conversation, message)
+                session.seen = max(session.seen, kept.id)
+                yield LiveTurn(kept, owner)
+                return
+        for event in self.assistant.respond_stream(conversation, message, language=language):
             if isinstance(event, Reply):
                 session.replies.append(event)
+                self._keep(session, message, event)
             yield event
+
+    def _keep(self, session: Session, message: str, reply: Reply) -> None:
+        """Record the exchange for the live desk and resuming; a reply that handed over queues the chat."""
+        if self.live is None:
+            return
+        conversation = session.conversation
+        if message:
+            self.live.record(conversation.id, "customer", message)
+        shown = self.live.record(conversation.id, "assistant", reply.text)
+        session.seen = max(session.seen, shown.id)
+        if reply.outcome == "escalate" and reply.ticket_id:
+            self.live.queue(conversation, reply.ticket_id)  # its notice reaches the page through poll()
+        else:
+            self.live.save(conversation)
 
     def talk_to_person(self, session: Session, language: str | None = None,
                        client: str | None = None) -> Reply | None:
@@ -138,7 +176,43 @@ class SupportDesk:
         reply = self.assistant.hand_off(session.conversation, "customer-pressed-button",
                                         None if language in (None, "", "auto") else language)
         session.replies.append(reply)
+        self._keep(session, "", reply)
         return reply
+
+    def poll(self, session: Session) -> list[Message]:
+        """Messages from the desk side (agent, system) that the page has not shown yet."""
+        if self.live is None:
+            return []
+        new = self.live.messages(session.conversation.id, after=session.seen)
+        if new:
+            session.seen = new[-1].id
+        return [m for m in new if m.role in ("agent", "system")]
+
+    def status(self, session: Session) -> tuple[str, Waiting | None]:
+        """Who has the conversation (``assistant``, ``queued``, ``agent:<name>``, ``closed``) and, while it is
+        queued, where the customer stands."""
+        if self.live is None:
+            return ASSISTANT, None
+        owner = self.live.owner(session.conversation.id)
+        ticket = self.live.ticket_of(session.conversation.id) if owner == QUEUED else None
+        return owner, self.live.waiting(ticket) if ticket else None
+
+    def resume(self, conversation_id: str, customer_id: str | None) -> tuple[Session, list[Message]] | None:
+        """The saved conversation ``conversation_id`` with its messages, when it belongs to ``customer_id``
+        (the page was closed and opened again in the same browser); None otherwise."""
+        if self.live is None or not conversation_id:
+            return None
+        conversation = self.live.load(conversation_id)
+        if conversation is None or conversation.customer_id != (customer_id or None):
+            return None
+        messages = self.live.messages(conversation_id)
+        return Session(conversation, seen=messages[-1].id if messages else 0), messages
+
+    def rate_conversation(self, session: Session, score: int, comment: str | None = None) -> str | None:
+        """A 1-5 rating of the conversation; who resolved it, or None without the live store."""
+        if self.live is None:
+            return None
+        return self.live.rate(session.conversation.id, score, comment)
 
     def rate_limited_text(self, session: Session) -> str:
         """The "slow down" message in the conversation's language."""

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -49,6 +49,12 @@ _OPEN_FOR_CONVERSATION = ("SELECT ticket, priority FROM handoffs "
                           "WHERE conversation_id = ? AND status != 'closed' ORDER BY id DESC LIMIT 1")
 _UPDATE_TICKET = ("UPDATE handoffs SET transcript = ?, summary = ?, summary_by = ?, priority = ?, reason = ?, "
                   "topic = COALESCE(?, topic) WHERE ticket = ?")
+# The same customer's ticket on the same topic, closed within REOPEN_DAYS: the case is reopened, not new.
+_RECENT_CASE = ("SELECT ticket, priority FROM handoffs WHERE customer_id = ? AND topic = ? AND status = 'closed' "
+                "AND closed_at >= ? ORDER BY id DESC LIMIT 1")
+_REOPEN = ("UPDATE handoffs SET status = 'open', agent = NULL, claimed_at = NULL, closed_at = NULL, "
+           "close_reason = NULL, reopened = reopened + 1, conversation_id = ? WHERE ticket = ?")
+REOPEN_DAYS = 7
 _INSERT_TICKET = ("INSERT INTO handoffs (created_at, conversation_id, customer_id, language, reason, topic, "
                   "team, priority, summary, summary_by, transcript, status) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')")
@@ -78,6 +84,8 @@ class Ticket:
     claimed_at: str | None = None
     closed_at: str | None = None
     summary_by: str = "extractive"  # or the chat model that wrote it, e.g. "openai:gpt-4o-mini"
+    close_reason: str | None = None
+    reopened: int = 0  # times the customer came back on the same topic within REOPEN_DAYS after it closed
 
     def to_payload(self, event: str = "handoff.created") -> dict[str, Any]:
         """The JSON a help desk receives."""
@@ -128,6 +136,10 @@ class HandoffStore:
         reason = reply.reason or "escalate"
         with self.database.write() as conn:
             row = conn.execute(_OPEN_FOR_CONVERSATION, (conversation.id,)).fetchone()
+            recent = self._recent_case(conn, conversation.customer_id, reply.topic) if row is None else None
+            if recent is not None:
+                row = recent
+                conn.execute(_REOPEN, (conversation.id, row["ticket"]))
             if row is not None:
                 number, event = row["ticket"], "handoff.updated"
                 priority = min(priority, row["priority"])
@@ -143,6 +155,13 @@ class HandoffStore:
                 self.outbox.enqueue(conn, number, self._get(conn, number).to_payload(event), now)
         log.info("hand-off %s to %s (priority %s)", number, team, priority)
         return str(number)
+
+    def _recent_case(self, conn: Connection, customer_id: str | None, topic: str | None) -> Row | None:
+        if not customer_id or not topic:
+            return None
+        since = (self._clock() - timedelta(days=REOPEN_DAYS)).isoformat(timespec="seconds")
+        row: Row | None = conn.execute(_RECENT_CASE, (customer_id, topic, since)).fetchone()
+        return row
 
     def _summary(self, transcript: list[dict[str, Any]]) -> tuple[str, str]:
         """(summary, who wrote it): the chat model's when one is set and answers, else extractive. Runs
@@ -196,13 +215,27 @@ class HandoffStore:
                          (agent, self._now(), current.ticket))
             return self._get(conn, current.ticket)
 
-    def close(self, ticket: str) -> Ticket:
-        """Close the ticket (closing it again changes nothing)."""
+    def close(self, ticket: str, reason: str = "") -> Ticket:
+        """Close the ticket with ``reason`` (closing it again changes nothing)."""
         with self.database.write() as conn:
             current = self._get(conn, ticket)
             if current.status != "closed":
-                conn.execute("UPDATE handoffs SET status = 'closed', closed_at = ? WHERE ticket = ?",
-                             (self._now(), current.ticket))
+                conn.execute("UPDATE handoffs SET status = 'closed', closed_at = ?, close_reason = ? WHERE ticket = ?",
+                             (self._now(), reason.strip()[:200] or None, current.ticket))
+            return self._get(conn, current.ticket)
+
+    def transfer(self, ticket: str, team: str) -> Ticket:
+        """Move the ticket to ``team``'s queue, unclaimed (a closed ticket cannot move)."""
+        if not team.strip():
+            raise HandoffError("name the team to transfer the ticket to")
+        with self.database.write() as conn:
+            current = self._get(conn, ticket)
+            if current.status == "closed":
+                raise HandoffError(f"{current.ticket} is closed")
+            conn.execute("UPDATE handoffs SET team = ?, status = 'open', agent = NULL, claimed_at = NULL, "
+                         "priority = ? WHERE ticket = ?",
+                         (team.strip(), min(current.priority, TEAM_PRIORITY.get(team.strip(), DEFAULT_PRIORITY)),
+                          current.ticket))
             return self._get(conn, current.ticket)
 
     # -- outbox --------------------------------------------------------------------------------------
@@ -237,7 +270,8 @@ def _ticket(row: Row) -> Ticket:
         customer_id=row["customer_id"], language=row["language"], reason=row["reason"], topic=row["topic"],
         team=row["team"], priority=row["priority"], summary=row["summary"],
         transcript=json.loads(row["transcript"]), status=row["status"], agent=row["agent"],
-        claimed_at=row["claimed_at"], closed_at=row["closed_at"], summary_by=row["summary_by"])
+        claimed_at=row["claimed_at"], closed_at=row["closed_at"], summary_by=row["summary_by"],
+        close_reason=row["close_reason"], reopened=row["reopened"])
 
 
 def transcript_of(conversation: Conversation, message: str) -> list[dict[str, Any]]:

@@ -16,9 +16,12 @@ import gradio as gr
 
 from bnpl_assistant.languages import LANGUAGES as ALL_LANGUAGES
 from bnpl_assistant.settings import Settings
-from bnpl_assistant.support.desk import Session, SupportDesk
+from bnpl_assistant.support.agents import AgentDesk
+from bnpl_assistant.support.desk import LiveTurn, Session, SupportDesk
 from bnpl_assistant.ui import plots, render
+from bnpl_assistant.ui.agent_tab import agent_desk_tab
 
+POLL_S = 1.0  # how often the customer's page asks for an agent's messages
 CONCURRENCY_LIMIT = 4  # offline replies take ~20 ms of CPU; 4 keeps 2 cores busy without queue stalls
 MAX_MESSAGE_CHARS = 20_000  # longer pastes are cut here; the assistant reads at most settings.max_message_chars
 LANGUAGES = [("Auto-detect", "auto"), *((lang.native, lang.code) for lang in ALL_LANGUAGES)]
@@ -38,12 +41,13 @@ def _client(request: gr.Request | None) -> str | None:
     return str(client.host) if client is not None and getattr(client, "host", None) else None
 
 
-def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
+def build_app(desk: SupportDesk, settings: Settings, agents: AgentDesk | None = None) -> gr.Blocks:
     """The whole page: the customer chat, the agent desk and the dashboard, each a tab.
 
     Args:
         desk: the support desk every handler talks to.
         settings: the app's settings.
+        agents: the agents' side of the live hand-off (the desk tab lists tickets only without it).
 
     Returns:
         The Blocks app with its queue set up; launch it with ``.launch()``.
@@ -54,15 +58,17 @@ def build_app(desk: SupportDesk, settings: Settings) -> gr.Blocks:
         gr.Markdown("# Hallon support\nA prototype assistant for **Hallon**, a fictional buy-now-pay-later "
                     "company. Answers come from Hallon's FAQ with sources; a person is always one click away.")
         session = gr.State(None)
-        _customer_tab(desk, session, customers)
-        _agent_desk_tab(desk)
+        _customer_tab(desk, session, customers, app)
+        agent_desk_tab(desk, agents)
         _dashboard_tab(desk, app)
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=200)
     return app
 
 
-def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[str, str]]) -> None:
-    """The customer's chat (``#chat``, ``#message``, the ``/chat`` and ``/talk_to_person`` APIs) and feedback."""
+def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[str, str]], app: gr.Blocks) -> None:
+    """The customer's chat (``#chat``, ``#message``, the ``/chat``, ``/talk_to_person``, ``/poll`` and ``/rate``
+    APIs), feedback and rating. Messages from an agent arrive by polling every second; the conversation id is
+    kept in the browser, so closing the page and opening it again resumes the conversation."""
     with gr.Tab("Customer"):
         with gr.Row():
             language = gr.Dropdown(LANGUAGES, value="auto", label="Language", scale=1)
@@ -71,6 +77,7 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
             new_chat = gr.Button("New conversation", scale=1)
         chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chat", sanitize_html=True)
         outcome = gr.Markdown(elem_id="outcome")
+        live_status = gr.Markdown(elem_id="live-status")
         with gr.Row():
             message = gr.Textbox(placeholder="Ask about payments, refunds, returns, your account ...",
                                  show_label=False, scale=5, max_length=MAX_MESSAGE_CHARS, elem_id="message")
@@ -83,16 +90,31 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
             thumbs_up = gr.Button("👍 Helpful", scale=0, min_width=110, elem_id="thumbs-up")
             thumbs_down = gr.Button("👎 Not helpful", scale=0, min_width=130, elem_id="thumbs-down")
         feedback_note = gr.Markdown(elem_id="feedback-note")
+        with gr.Row():
+            rating = gr.Radio([1, 2, 3, 4, 5], label="Rate this conversation (1-5)", scale=3, elem_id="rating")
+            rating_comment = gr.Textbox(placeholder="Optional comment", show_label=False, scale=4, max_length=1000,
+                                        elem_id="rating-comment")
+            rate = gr.Button("Rate", scale=1, elem_id="rate")
+        rating_note = gr.Markdown(elem_id="rating-note")
         gr.Examples(EXAMPLES, inputs=[message], label="Try one")
+        stored = gr.BrowserState(["", ""], storage_key="bnpl-conversation")
+        timer = gr.Timer(POLL_S)
 
     on = _CustomerHandlers(desk)
     chat_inputs = [message, chatbot, session, language, customer]
     chat_outputs = [chatbot, session, message, outcome, sources]
-    send.click(on.chat, chat_inputs, chat_outputs, api_name="chat")
-    message.submit(on.chat, chat_inputs, chat_outputs, api_visibility="private")
+    send.click(on.chat, chat_inputs, chat_outputs, api_name="chat").then(
+        on.remember, [session], [stored], api_visibility="private")
+    message.submit(on.chat, chat_inputs, chat_outputs, api_visibility="private").then(
+        on.remember, [session], [stored], api_visibility="private")
     human.click(on.talk, [chatbot, session, language, customer], [chatbot, session, outcome, sources],
-                api_name="talk_to_person")
-    customer.change(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
+                api_name="talk_to_person").then(on.remember, [session], [stored], api_visibility="private")
+    timer.tick(on.poll, [chatbot, session], [chatbot, live_status], api_name="poll", concurrency_limit=None)
+    rate.click(on.rate_conversation, [session, rating, rating_comment], [rating_note, rating_comment],
+               api_name="rate")
+    app.load(on.restore, [stored, chatbot, session], [chatbot, session, customer, live_status],
+             api_visibility="private")
+    customer.input(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
                     api_visibility="private")
     new_chat.click(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
                    api_visibility="private")
@@ -123,6 +145,9 @@ class _CustomerHandlers:
             return
         written = ""
         for event in events:
+            if isinstance(event, LiveTurn):  # a person has the conversation: no assistant text
+                yield history, state, "", render.WITH_AGENT, ""
+                return
             if isinstance(event, str):
                 written += event
                 typing = [*history, {"role": "assistant", "content": render.model_markdown(written)}]
@@ -142,6 +167,41 @@ class _CustomerHandlers:
         history.append({"role": "assistant", "content": render.reply_markdown(reply)})
         return history, state, render.badge(reply), ""
 
+    def poll(self, history: list[dict[str, Any]] | None, state: Session | None) -> tuple[Any, str]:
+        """New agent and system messages (nothing changes on the page when there are none)."""
+        if state is None:
+            return gr.update(), ""
+        new = self.desk.poll(state)
+        owner, waiting = self.desk.status(state)
+        shown = [*(history or []), *(render.live_message(m) for m in new)] if new else gr.update()
+        return shown, render.owner_markdown(owner, waiting)
+
+    def remember(self, state: Session | None) -> list[str]:
+        """What the browser keeps to resume: the conversation id and the signed-in customer."""
+        if state is None:
+            return ["", ""]
+        return [state.conversation.id, state.conversation.customer_id or ""]
+
+    def restore(self, stored: list[str] | None, history: list[dict[str, Any]] | None,
+                state: Session | None) -> tuple[Any, ...]:
+        """On page load: the conversation this browser had open, with its history (if it is still known)."""
+        conversation_id, customer_id = [*(stored or []), "", ""][:2]
+        resumed = self.desk.resume(conversation_id, customer_id or None) if not history else None
+        if resumed is None:
+            return gr.update(), state, gr.update(), ""
+        session, messages = resumed
+        owner, waiting = self.desk.status(session)
+        return render.chat_history(messages), session, customer_id, render.owner_markdown(owner, waiting)
+
+    def rate_conversation(self, state: Session | None, score: int | None, comment: str) -> tuple[str, str]:
+        if state is None or not score:
+            return "Pick 1 to 5 first.", comment
+        try:
+            self.desk.rate_conversation(state, int(score), comment)
+        except ValueError as exc:
+            return render.inert(str(exc)), comment
+        return "Thanks for rating this conversation.", ""
+
     def switch(self, customer_id: str, state: Session | None) -> tuple[Any, ...]:
         return [], self.desk.new_session(customer_id or None), "", "", ""
 
@@ -151,50 +211,6 @@ class _CustomerHandlers:
                 return "Nothing to rate yet.", text
             self.desk.feedback(state.replies[-1].turn_id, value, text)
             return "Thanks for the feedback.", ""
-        return handler
-
-
-def _agent_desk_tab(desk: SupportDesk) -> None:
-    """The agents' ticket list (``#tickets``) with claim and close."""
-    with gr.Tab("Agent desk"):
-        refresh_tickets = gr.Button("Refresh", elem_id="refresh-tickets")
-        tickets = gr.Dataframe(headers=render.TICKET_HEADERS, interactive=False, elem_id="tickets",
-                               value=render.tickets_rows(desk.tickets()))
-        with gr.Row():
-            ticket_id = gr.Textbox(label="Ticket", placeholder="HND-000001", scale=2)
-            agent = gr.Textbox(label="Agent", value="agent-1", scale=1)
-            claim = gr.Button("Claim", scale=1)
-            close = gr.Button("Close", scale=1)
-        ticket_view = gr.Markdown(elem_id="ticket-view")
-
-    on = _DeskHandlers(desk)
-    refresh_tickets.click(on.list_tickets, None, tickets, api_visibility="private")
-    tickets.select(on.show_ticket, [tickets], [ticket_id, ticket_view], api_visibility="private")
-    claim.click(on.act_on_ticket("claim"), [ticket_id, agent], [tickets, ticket_view], api_visibility="private")
-    close.click(on.act_on_ticket("close"), [ticket_id, agent], [tickets, ticket_view], api_visibility="private")
-
-
-class _DeskHandlers:
-    """The agent desk tab's handlers: widgets <-> desk."""
-
-    def __init__(self, desk: SupportDesk) -> None:
-        self.desk = desk
-
-    def list_tickets(self) -> Any:
-        return render.tickets_rows(self.desk.tickets(open_only=False))
-
-    def show_ticket(self, evt: gr.SelectData, rows: Any) -> tuple[str, str]:
-        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        tid = str(rows.iloc[row, 0]) if hasattr(rows, "iloc") else str(rows[row][0])
-        return tid, render.ticket_markdown(self.desk.ticket(tid))
-
-    def act_on_ticket(self, action: str) -> Any:
-        def handler(tid: str, who: str) -> tuple[Any, str]:
-            try:
-                ticket = self.desk.claim(tid.strip(), who) if action == "claim" else self.desk.close(tid.strip())
-            except Exception as exc:  # noqa: BLE001 - shown to the agent, never a stack trace
-                return self.list_tickets(), f"**Could not {action} {render.inert(tid)}:** {render.inert(str(exc))}"
-            return self.list_tickets(), render.ticket_markdown(ticket)
         return handler
 
 

@@ -17,7 +17,9 @@ BADGES = {
 # Refusals that only ask what the customer needs (a greeting, an empty or wordless message): their badge says
 # so, instead of "Can't help with that" beside a reply that offers help.
 ASKING = ("💬", "Tell me what you need")
-ASKING_REASONS = frozenset({"greeting", "empty-message", "no-words"})
+ASKING_REASONS = frozenset({"greeting", "empty-message", "no-words", "nothing-to-confirm"})
+WITH_AGENT = "🧑‍💼 **agent** · a person from our team has this conversation and answers here"
+QUEUE_HEADERS = ["ticket", "prio", "status", "owner", "team", "waiting", "new", "last customer message"]
 TYPING = "✍️ *writing…*"
 SLOW_DOWN = "⏳ **Slow down**"  # the badge when a session or address is over its rate limit
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
@@ -137,3 +139,62 @@ def deflection_markdown(data: dict[str, Any] | None) -> str:
         elif isinstance(value, int | float):
             lines.append(f"| {label} |  | {value:,.1f} |  |")
     return "\n".join(lines)
+
+
+def live_message(message: Any) -> dict[str, str]:
+    """A desk-side chat message (agent or system) as a chat bubble; the text is shown inert, whoever wrote it."""
+    if message.role == "agent":
+        return {"role": "assistant", "content": f"**{inert(message.author or 'Agent')} (Hallon team):** "
+                                                f"{inert(message.text)}"}
+    return {"role": "assistant", "content": f"_{inert(message.text)}_"}
+
+
+def chat_history(messages: list[Any]) -> list[dict[str, str]]:
+    """A saved conversation's messages as the chat shows them (resuming after the page was closed)."""
+    out = []
+    for m in messages:
+        if m.role == "customer":
+            out.append({"role": "user", "content": inert(m.text)})
+        elif m.role == "assistant":
+            out.append({"role": "assistant", "content": m.text})
+        else:
+            out.append(live_message(m))
+    return out
+
+
+def owner_markdown(owner: str, waiting: Any = None) -> str:
+    """The customer's status line: who has the conversation."""
+    if owner == "queued" and waiting is not None:
+        if not waiting.open_now:
+            return f"🕒 **Our team is offline** · a person follows up by e-mail ({waiting.opening})"
+        return f"🕒 **Waiting for a person** · number {waiting.position} in the queue, about {waiting.minutes} min"
+    if owner.startswith("agent:"):
+        return f"🧑‍💼 **{inert(owner.split(':', 1)[1])} from our team is chatting with you**"
+    return ""
+
+
+def queue_rows(items: list[Any]) -> list[list[Any]]:
+    """The agents' live queue."""
+    return [[i.ticket.ticket, i.ticket.priority, i.ticket.status, i.owner, i.ticket.team,
+             f"{i.waiting_s // 60} min", i.unanswered, i.last_customer_text[:80]] for i in items]
+
+
+def transcript_markdown(ticket: Any, messages: list[Any]) -> str:
+    """A ticket for the agent: header, hand-off summary and every message, customer text inert."""
+    head = (f"### {ticket.ticket} · {ticket.team} · priority {ticket.priority} · {ticket.status}"
+            f"{' · ' + inert(ticket.agent) if ticket.agent else ''}\n\n**Summary:** {inert(ticket.summary)}\n")
+    who = {"customer": "Customer", "assistant": "Assistant", "system": "System"}
+    lines = [f"- **{inert(m.author) if m.role == 'agent' and m.author else who.get(m.role, m.role)}:** "
+             f"{inert(m.text)}" for m in messages]
+    return head + "\n" + "\n".join(lines)
+
+
+def account_markdown(panel: Any) -> str:
+    """The signed-in customer's account, read-only."""
+    if panel is None:
+        return "_Signed-out chat: no account to show._"
+    orders = "\n".join(f"| {o} | {inert(shop)} | {amount} | {status} |" for o, shop, amount, status in panel.orders)
+    due = "\n".join(f"| {o} | {d} | {amount} |" for o, d, amount in panel.next_payments) or "| - | - | - |"
+    return (f"**Account:** {inert(panel.customer)} (read-only; this view is audited)\n\n"
+            f"| order | shop | amount | status |\n|---|---|---|---|\n{orders}\n\n"
+            f"| next payment (order) | due | amount |\n|---|---|---|\n{due}")
