@@ -33,7 +33,7 @@ class Exemplar:
     language: str
 
 
-EXEMPLAR_FILES = ("data/exemplars.yaml", "data/exemplars_contrast.yaml")
+EXEMPLAR_FILES = ("data/exemplars.yaml", "data/exemplars_contrast.yaml", "data/exemplars_native.yaml")
 
 
 def _read(path: Path | None, name: str) -> dict[str, Any]:

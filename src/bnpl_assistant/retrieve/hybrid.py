@@ -89,9 +89,11 @@ class HybridSearch:
 
     def search(self, text: str, vector: np.ndarray, language: str) -> Retrieval:
         table = self.table()
-        dense = self.store.query(vector, self.k, expected_embedder=self.embedder_name)
-        dense_ids = [h.id for h in dense]
         lex_lang = knowledge_language(language)
+        # Both searches read the articles of the language the reply is built from: with several languages in
+        # the index, the twins of one article would otherwise fill the dense hits in every language.
+        dense = self.store.query(vector, self.k, expected_embedder=self.embedder_name, where={"language": lex_lang})
+        dense_ids = [h.id for h in dense]
         lexical = table.lexical.search(text, lex_lang, k=self.k)
         lex_ids = [table.chunks[h.index].id for h in lexical]
         fused = rrf([(dense_ids, 1.0), (lex_ids, 0.6)])
