@@ -11,7 +11,7 @@ sentences that match the question best, within one length budget. Nothing is par
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -80,7 +80,10 @@ def _shorten(units: list[Unit], scores: tuple[float, ...], limit: int) -> str:
             continue
         kept.append(k)
         size += len(units[k].text) + 1
-    return render([units[k] for k in sorted(kept)])
+    kept.sort()
+    # A sentence whose neighbour in the passage was left out starts a line of its own.
+    return render([units[k] if not pos or kept[pos - 1] == k - 1 else replace(units[k], line_start=True)
+                   for pos, k in enumerate(kept)])
 
 
 def _articles(scored: list[Scored], question: Question, table: ChunkTable,
