@@ -73,7 +73,7 @@ def test_a_handed_over_conversation_goes_to_the_agent_and_back(live: LiveChat) -
     assert live.handoffs.get(ticket).close_reason == "returned to the assistant"
     roles = [(m.role, m.author) for m in live.messages(conversation.id)]
     assert roles == [("system", None), ("customer", None), ("agent", "anna"), ("customer", None), ("system", None)]
-    assert [m.id for m in live.messages(conversation.id, after=sent.id)][0] > sent.id
+    assert next(m.id for m in live.messages(conversation.id, after=sent.id)) > sent.id
     assert [t.text for t in live.load(conversation.id).turns if t.role == "customer"] == [  # type: ignore[union-attr]
         "where is my refund?", "it was 49.90 EUR", "thanks!"]
 

@@ -26,6 +26,7 @@ from bnpl_assistant.language import LanguageDetector
 from bnpl_assistant.languages import FALLBACK, knowledge_language
 from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds, may_act
 from bnpl_assistant.providers.base import ChatModel
+from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import Passage
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.understand import Understander, Understanding
@@ -60,7 +61,7 @@ class Assistant:
     def __init__(self, settings: Settings, topics: TopicCatalog, understander: Understander,
                  detector: LanguageDetector, *, llm: ChatModel | None = None, thresholds: Thresholds | None = None,
                  handoffs: HandoffSink | None = None, agent: AccountDialogue | None = None,
-                 turn_log: TurnLog | None = None) -> None:
+                 turn_log: TurnLog | None = None, articles: ArticleQuestions | None = None) -> None:
         self.settings = settings
         self.topics = topics
         self.understander = understander
@@ -70,7 +71,7 @@ class Assistant:
         self.handoffs = handoffs
         self.agent = agent
         self.log = turn_log
-        self.writer = ReplyWriter(topics, understander.search)
+        self.writer = ReplyWriter(topics, understander.search, articles)
 
     @property
     def embedder(self) -> Any:

@@ -25,6 +25,7 @@ from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
 from bnpl_assistant.providers.base import ChatModel, Embedder, Summariser, as_summariser, as_tool_planner
 from bnpl_assistant.providers.factory import make_chat_model, make_embedder
+from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import HybridSearch
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.storage import Database, open_database
@@ -98,6 +99,7 @@ class Core:
     understander: Understander
     detector: LanguageDetector
     cache: EmbeddingCache
+    articles: ArticleQuestions | None = None  # the articles' listed questions, for the composer
 
 
 def build_core(settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None) -> Core:
@@ -117,7 +119,8 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
     vectors = cache.embed([e.text for e in exemplars])
     classifier = trained_classifier(settings.cache_dir, exemplars, vectors, embedder.name)
-    return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache)
+    articles = ArticleQuestions.of(kb.articles, cache.embed)  # the exemplars' vectors: from the cache
+    return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache, articles)
 
 
 def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None = None, accounts: bool = True,
@@ -132,7 +135,7 @@ def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None =
     settings = core.settings
     parts = (settings, core.topics, core.understander, core.detector)
     if not accounts:
-        return Components(settings, Assistant(*parts, llm=llm))
+        return Components(settings, Assistant(*parts, llm=llm, articles=core.articles))
     database = open_database(db_path or settings.db_path)
     ensure_demo(database)
     service = AccountsService(database)
@@ -144,7 +147,8 @@ def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None =
     handoffs = handoff_store(settings, database, core.topics,
                              summariser=as_summariser(llm) if model_summaries else None)
     turn_log = ConversationLog(database) if log_turns else None
-    assistant = Assistant(*parts, llm=llm, handoffs=handoffs, agent=agent, turn_log=turn_log)
+    assistant = Assistant(*parts, llm=llm, handoffs=handoffs, agent=agent, turn_log=turn_log,
+                          articles=core.articles)
     live = LiveChat(database, handoffs, SupportHours.parse(settings.support_hours, settings.support_timezone),
                     settings.agent_handle_minutes)
     return Components(settings, assistant, database, service, handoffs, turn_log, live)

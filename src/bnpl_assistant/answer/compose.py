@@ -1,21 +1,31 @@
 """The offline answer path: a deterministic, grounded, extractive composer.
 
-The reply is built only from sentences of passages it cites: the chosen article's direct answer first,
-then the passage that best matches the question (its key steps). Nothing is paraphrased or invented.
+The reply is built only from sentences of passages it cites. Every passage of the topic's articles is scored
+against the question (embedding similarity plus the share of the question's words it contains), and each
+article by its best passage and by the nearest of the questions it lists as answered. The reply is the best
+article's direct answer (its lead passage) first, a runner-up article's direct answer when it is nearly as
+close (a topic's articles split its questions, and the nearest is often only just ahead), then the best
+article's passage that best answers the question; everything after the first part is shortened to the
+sentences that match the question best, within one length budget. Nothing is paraphrased or invented.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bnpl_assistant.answer.sentences import Lexicon, Unit, lexicon, render
 from bnpl_assistant.languages import FALLBACK, knowledge_language
+from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import ChunkTable, Passage
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ0-9\"(])")
-MAX_DETAIL_CHARS = 650
+MAX_REPLY_CHARS = 800  # the direct answer is kept whole; what follows is shortened to fit
+MIN_PART_CHARS = 150  # a further passage is left out rather than cut below this
+RUNNER_UP_MARGIN = 0.05  # a second article this close to the best also gives its direct answer
+LEXICAL_WEIGHT = 0.15  # the question's words in a passage, against the embedding similarity (about 0.7-0.9)
+QUESTIONS_WEIGHT = 1.0  # an article's nearest listed question, against its best passage's score
+PASSAGE_WORDS = 0.5  # within the lexical score: the passage as a whole (title, heading, text) vs its best unit
 
 
 @dataclass
@@ -25,42 +35,108 @@ class Composition:
     language: str  # language of the passages used
 
 
-def _trim(text: str, limit: int) -> str:
-    """Whole lines (list items) or whole sentences up to ``limit`` characters; never cuts mid-sentence."""
-    out: list[str] = []
+@dataclass(frozen=True)
+class Question:
+    """What the composer needs of the question: its words, its language and its embedding."""
+
+    text: str
+    language: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate passage and how well it answers the question."""
+
+    index: int
+    score: float
+    unit_scores: tuple[float, ...]  # per unit of the passage, the lexical overlap with the question
+
+
+def _score(candidates: list[int], question: Question, table: ChunkTable, lex: Lexicon) -> list[Scored]:
+    weights = lex.weights(question.text)
+    dense = table.matrix[candidates] @ question.vector.astype(np.float32)
+    scored = []
+    for index, sim in zip(candidates, dense, strict=True):
+        meta = table.chunks[index].metadata
+        units = lex.units[index]
+        unit_scores = tuple(lex.overlap(weights, u.tokens) for u in units)
+        whole = frozenset().union(*(u.tokens for u in units), lex.tokens(f"{meta['title']} {meta['heading']}"))
+        words = PASSAGE_WORDS * lex.overlap(weights, whole) + (1 - PASSAGE_WORDS) * max(unit_scores, default=0.0)
+        scored.append(Scored(index, float(sim) + LEXICAL_WEIGHT * words, unit_scores))
+    return scored
+
+
+def _shorten(units: list[Unit], scores: tuple[float, ...], limit: int) -> str:
+    """The whole passage when it fits in ``limit`` characters; else its best-matching units (the best one
+    always, then by score, earlier first on ties), in the passage's order."""
+    if sum(len(u.text) + 1 for u in units) <= limit:
+        return render(units)
+    order = sorted(range(len(units)), key=lambda k: (-scores[k], k))
+    kept: list[int] = []
     size = 0
-    for raw_line in text.splitlines():
-        pieces = [raw_line] if raw_line.lstrip().startswith(("-", "*", "1", "2", "3", "4", "5", "6", "7", "8",
-                                                              "9")) else _SENTENCE.split(raw_line)
-        for piece in pieces:
-            if size and size + len(piece) > limit:
-                return "\n".join(out).strip()
-            out.append(piece) if raw_line.strip() else out.append("")
-            size += len(piece)
-    return "\n".join(out).strip()
+    for k in order:
+        if kept and size + len(units[k].text) > limit:
+            continue
+        kept.append(k)
+        size += len(units[k].text) + 1
+    kept.sort()
+    # A sentence whose neighbour in the passage was left out starts a line of its own.
+    return render([units[k] if not pos or kept[pos - 1] == k - 1 else replace(units[k], line_start=True)
+                   for pos, k in enumerate(kept)])
 
 
-def compose(topic: str, language: str, query: np.ndarray, table: ChunkTable) -> Composition | None:
-    """Build a reply for ``topic`` from its best-matching article in the reply language.
+def _articles(scored: list[Scored], question: Question, table: ChunkTable,
+              questions: ArticleQuestions | None) -> list[tuple[str, float]]:
+    """The topic's articles, best answer first: each one's best passage score plus its nearest listed
+    question's similarity."""
+    best: dict[str, float] = {}
+    for s in scored:
+        art = str(table.chunks[s.index].metadata["article_id"])
+        best[art] = max(best.get(art, -1.0), s.score)
+    if questions is not None:
+        lang = str(table.chunks[scored[0].index].metadata["language"])
+        near = questions.similarity(question.vector, lang, set(best))
+        best = {art: score + QUESTIONS_WEIGHT * near.get(art, 0.0) for art, score in best.items()}
+    return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _part(scored: Scored, table: ChunkTable, lex: Lexicon, limit: int) -> tuple[str, Passage]:
+    """One passage of the reply, with its heading, shortened to ``limit`` characters."""
+    passage = table.passage(scored.index, scored.score)
+    heading = f"**{passage.heading}**\n" if passage.heading and passage.chunk_index else ""
+    return heading + _shorten(lex.units[scored.index], scored.unit_scores, limit), passage
+
+
+def compose(topic: str, question: Question, table: ChunkTable,
+            questions: ArticleQuestions | None = None) -> Composition | None:
+    """Build a reply for ``topic`` from the passages of its articles in the reply language: the direct answer
+    of the article that answers the question, the direct answer of a runner-up article when it is nearly as
+    close, then the passage that best answers the question, each shortened to the sentences that match.
 
     Returns None when the topic has no passage at all (the caller hands off instead).
     """
-    lang = knowledge_language(language)
+    lang = knowledge_language(question.language)
     candidates = table.of_topic(topic, lang) or table.of_topic(topic, FALLBACK)
     if not candidates:
         return None
-    sims = table.matrix[candidates] @ query.astype(np.float32)
-    best = candidates[int(np.argmax(sims))]
-    best_passage = table.passage(best, float(sims.max()))
-    article_chunks = sorted(
-        (i for i in candidates if table.chunks[i].metadata["article_id"] == best_passage.article_id),
-        key=lambda i: int(table.chunks[i].metadata["chunk_index"]),
-    )
-    lead = table.passage(article_chunks[0])
-    parts = [lead.text.strip()]
-    cited = [lead]
-    if best_passage.id != lead.id:
-        heading = f"**{best_passage.heading}**\n" if best_passage.heading else ""
-        parts.append(heading + _trim(best_passage.text, MAX_DETAIL_CHARS))
-        cited.append(best_passage)
-    return Composition("\n\n".join(parts), cited, best_passage.language)
+    lex = lexicon(table, str(table.chunks[candidates[0]].metadata["language"]))
+    scored = sorted(_score(candidates, question, table, lex), key=lambda s: (-s.score, s.index))
+    ranked = _articles(scored, question, table, questions)
+    close = [art for art, score in ranked[1:] if score >= ranked[0][1] - RUNNER_UP_MARGIN][:1]
+    leads = {art: min((s for s in scored if table.chunks[s.index].metadata["article_id"] == art),
+                      key=lambda s: int(table.chunks[s.index].metadata["chunk_index"])) for art, _ in ranked}
+    chosen = [leads[ranked[0][0]]] + [leads[art] for art in close]
+    pool = [s for s in scored if s not in chosen and table.chunks[s.index].metadata["article_id"] == ranked[0][0]]
+    parts: list[str] = []
+    cited: list[Passage] = []
+    budget = MAX_REPLY_CHARS
+    for k, s in enumerate(chosen + pool[:1]):
+        limit = budget if k else 10_000  # the direct answer is never shortened
+        if k and limit < MIN_PART_CHARS:
+            break
+        text, passage = _part(s, table, lex, limit)
+        parts.append(text)
+        cited.append(passage)
+        budget -= len(text)
+    return Composition("\n\n".join(parts), cited, cited[0].language)

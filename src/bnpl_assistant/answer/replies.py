@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bnpl_assistant.answer import templates
-from bnpl_assistant.answer.compose import Composition, compose
+from bnpl_assistant.answer.compose import Composition, Question, compose
 from bnpl_assistant.conversation import Conversation, Outcome, Reply, Source, Turn
 from bnpl_assistant.kb.topics import TopicCatalog
 from bnpl_assistant.languages import knowledge_language
 from bnpl_assistant.policy import Decision
 from bnpl_assistant.redact import redact
+from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Passage
 from bnpl_assistant.understand import Understanding
 
@@ -70,12 +71,13 @@ def handoff_line(team: str | None, language: str, ticket: str | None) -> str:
 class ReplyWriter:
     """Turns the policy's decision into the reply's text and sources."""
 
-    def __init__(self, topics: TopicCatalog, search: HybridSearch) -> None:
+    def __init__(self, topics: TopicCatalog, search: HybridSearch, articles: ArticleQuestions | None = None) -> None:
         self.topics = topics
         self.search = search
+        self.articles = articles
 
     def compose(self, topic: str, u: Understanding) -> Composition | None:
-        return compose(topic, u.language, u.vector, self.search.table())
+        return compose(topic, Question(u.text, u.language, u.vector), self.search.table(), self.articles)
 
     def refusal(self, decision: Decision, u: Understanding) -> Reply:
         """Attacks, greetings, off-topic and not-understood messages; a request for a promise gets what the

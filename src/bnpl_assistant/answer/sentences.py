@@ -1,0 +1,84 @@
+"""Passages as sentence units (a sentence, or a whole list item or table row) and a cheap lexical score of
+each unit against the question: the share of the question's (IDF-weighted, stemmed) words it contains.
+
+The composer uses it to keep the sentences that answer the question when it shortens a passage, and to tell
+which passage answers it at all. Lexical, not embedded: scoring every sentence of a topic's articles costs
+well under a millisecond, where embedding them would cost an embedder call per reply.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bnpl_assistant.retrieve.hybrid import ChunkTable
+from bnpl_assistant.retrieve.lexical import tokenize
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜÅÉ0-9\"(¿¡])")
+_WHOLE_LINE = re.compile(r"^\s*(?:[-*+|]|\d+[.)])")  # list items and table rows are never split
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence (or list item, or table row) of a passage, verbatim."""
+
+    text: str
+    line_start: bool  # it starts a line of the passage (else it continues the previous unit's line)
+    tokens: frozenset[str]
+
+
+def split_units(text: str, language: str) -> list[Unit]:
+    """The passage's units in order; blank lines dropped."""
+    out: list[Unit] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        pieces = [line.rstrip()] if _WHOLE_LINE.match(line) else _SENTENCE.split(line.strip())
+        out.extend(Unit(piece, k == 0, frozenset(tokenize(piece, language))) for k, piece in enumerate(pieces))
+    return out
+
+
+def render(units: list[Unit]) -> str:
+    """Units back to text: a unit that continued a line in the passage continues it here too."""
+    text = ""
+    for unit in units:
+        text += ("\n" if unit.line_start else " ") + unit.text if text else unit.text
+    return text
+
+
+class Lexicon:
+    """The units of every passage of one knowledge-base language, and their words' inverse document
+    frequencies (a unit is a document: words that are everywhere in the articles weigh little)."""
+
+    def __init__(self, table: ChunkTable, language: str) -> None:
+        self.language = language
+        self.units = {i: split_units(c.text, language) for i, c in enumerate(table.chunks)
+                      if c.metadata["language"] == language}
+        df: Counter[str] = Counter()
+        for units in self.units.values():
+            for unit in units:
+                df.update(unit.tokens)
+        n = sum(len(units) for units in self.units.values()) or 1
+        self._idf = {t: math.log(1 + n / f) for t, f in df.items()}
+
+    def tokens(self, text: str) -> frozenset[str]:
+        return frozenset(tokenize(text, self.language))
+
+    def weights(self, question: str) -> dict[str, float]:
+        """The question's words and their weights (words the articles never use weigh nothing)."""
+        return {t: self._idf[t] for t in set(tokenize(question, self.language)) if t in self._idf}
+
+    @staticmethod
+    def overlap(weights: dict[str, float], tokens: frozenset[str]) -> float:
+        """Share of the question's weight that ``tokens`` cover (0 to 1)."""
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+
+
+@lru_cache(maxsize=8)
+def lexicon(table: ChunkTable, language: str) -> Lexicon:
+    """The lexicon of ``language`` over ``table`` (built once per index version and language)."""
+    return Lexicon(table, language)
