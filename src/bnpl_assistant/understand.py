@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnpl_assistant.classify import rules
+from bnpl_assistant.classify.by_language import LanguageClassifiers
 from bnpl_assistant.classify.intent import IntentClassifier, IntentScores
 from bnpl_assistant.conversation import Conversation
 from bnpl_assistant.policy import Thresholds, load_thresholds
@@ -95,7 +96,7 @@ class Understanding:
 class Understander:
     """Reads a message: one query embedding (two for a suspected follow-up), the classifier, the search."""
 
-    def __init__(self, embedder: Embedder, classifier: IntentClassifier, search: HybridSearch,
+    def __init__(self, embedder: Embedder, classifier: IntentClassifier | LanguageClassifiers, search: HybridSearch,
                  thresholds: Thresholds | None = None) -> None:
         self.embedder = embedder
         self.classifier = classifier
@@ -126,7 +127,7 @@ class Understander:
             StoreUnavailableError: the vector store cannot be reached.
         """
         vector = self.embedder.embed_query(text)
-        scores = self.classifier.score(vector, text)
+        scores = self.classifier.score(vector, text, language)
         probs = scores.topic_probs
         gate = scores.gate
         follow_up = self._reads_as_follow_up(conversation, text, scores)
@@ -135,7 +136,7 @@ class Understander:
             # Only now is the second embedding (message in context) worth its ~15 ms.
             context_text = f"{conversation.last_customer_texts(2)[0]} {text}"
             context_vec = self.embedder.embed_query(context_text)
-            context = self.classifier.score(context_vec, context_text)
+            context = self.classifier.score(context_vec, context_text, language)
             prior = np.array([1.0 if t == conversation.last_topic else 0.0 for t in scores.topic_ids])
             probs = 0.15 * probs + 0.45 * context.topic_probs + 0.4 * prior
             gate = {k: 0.3 * v + 0.7 * context.gate.get(k, 0.0) for k, v in gate.items()}

@@ -18,8 +18,8 @@ from bnpl_assistant.accounts.service import AccountsService
 from bnpl_assistant.act.agent import AccountAgent
 from bnpl_assistant.act.intents import load_intents
 from bnpl_assistant.assistant import Assistant
+from bnpl_assistant.classify.by_language import LanguageClassifiers
 from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
-from bnpl_assistant.classify.persist import trained_classifier
 from bnpl_assistant.kb.topics import TopicCatalog, load_topics
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.language import LanguageDetector
@@ -85,7 +85,7 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     texts = [e.text for e in exemplars]
     vectors = EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)[: len(texts)]
     if exemplars:  # nothing to train on: build_core reports it when the assistant is built
-        trained_classifier(settings.cache_dir, exemplars, vectors, embedder.name)
+        LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
     return report
 
 
@@ -118,7 +118,7 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     cache = EmbeddingCache(settings.cache_dir, embedder)
     exemplars = load_exemplars(kb.articles, kb.topics.ids)
     vectors = cache.embed([e.text for e in exemplars])
-    classifier = trained_classifier(settings.cache_dir, exemplars, vectors, embedder.name)
+    classifier = LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
     articles = ArticleQuestions.of(kb.articles, cache.embed)  # the exemplars' vectors: from the cache
     return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache, articles)
 

@@ -108,8 +108,9 @@ def load_classifier(path: Path, key: str) -> IntentClassifier | None:
     return stored["classifier"]
 
 
-def save_classifier(classifier: IntentClassifier, path: Path, key: str) -> None:
-    """Write ``classifier`` to ``path`` atomically and remove the files of other keys beside it.
+def save_classifier(classifier: IntentClassifier, path: Path, key: str, keep_others: bool = False) -> None:
+    """Write ``classifier`` to ``path`` atomically and (unless ``keep_others``) remove the files of other keys
+    beside it.
 
     A data directory that cannot be written is logged, not raised: the assistant still has its classifier.
     """
@@ -122,7 +123,7 @@ def save_classifier(classifier: IntentClassifier, path: Path, key: str) -> None:
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        for old in path.parent.glob(f"{PREFIX}*{SUFFIX}"):
+        for old in [] if keep_others else path.parent.glob(f"{PREFIX}*{SUFFIX}"):
             if old != path:
                 old.unlink(missing_ok=True)
     except OSError as exc:
