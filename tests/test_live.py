@@ -232,3 +232,32 @@ def test_handoffs_cli_scripts_the_desk(tmp_path: Path, clock: Clock, monkeypatch
     assert closed.exit_code == 0 and "closed" in closed.output
     missing = runner.invoke(app, ["handoffs", "show", "HND-999999"])
     assert missing.exit_code == 1 and "no hand-off ticket" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_restart_in_the_middle_of_a_taken_over_conversation_loses_nothing(
+        components: Callable[..., Components], tmp_path: Path) -> None:
+    db = tmp_path / "restart.sqlite3"
+    before = components(db_path=db)
+    desk, agents = before.desk(), before.agent_desk()
+    assert agents is not None
+    session = desk.sign_in(desk.new_session(), "cust-002")
+    desk.send(session, "My card was charged twice for one order")
+    ticket = desk.talk_to_person(session).ticket_id  # type: ignore[union-attr]
+    assert ticket is not None
+    agents.send(ticket, "ben", "I am checking both charges now.")
+
+    after = components(db_path=db)  # a new process on the same database: the page's memory is gone
+    desk2, agents2 = after.desk(), after.agent_desk()
+    assert agents2 is not None
+    resumed = desk2.resume(session.conversation.id, "cust-002")
+    assert resumed is not None
+    session2, shown = resumed
+    assert [m.role for m in shown][-2:] == ["system", "agent"]
+    routed = desk2.send(session2, "Thanks, the order is ord-10002")
+    assert isinstance(routed, LiveTurn) and routed.owner == "agent:ben"
+    agents2.send(ticket, "ben", "Found it: the second charge is reversed.")
+    assert [m.text for m in desk2.poll(session2)] == ["Found it: the second charge is reversed."]
+    assert [t.role for t in session2.conversation.turns].count("agent") == 1  # context for the assistant later
+    agents2.release(ticket)
+    back = desk2.send(session2, "How long does a refund to my card take?")
+    assert isinstance(back, Reply) and back.outcome == "answer"

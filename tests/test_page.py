@@ -302,6 +302,34 @@ def test_gradio_client_api(page_app: PageApp) -> None:
     assert "Answered" in outcome and "5-7 business days" in _text(history[-1])
 
 
+def test_gradio_client_live_handoff(page_app: PageApp) -> None:
+    """The takeover through the page's API: /talk_to_person, an agent's message through the CLI, /poll,
+    /chat while the agent owns the conversation (outcome says agent, no assistant text), /rate."""
+    import json
+
+    from gradio_client import Client
+    from typer.testing import CliRunner
+
+    from bnpl_assistant.cli import app
+
+    client = Client(page_app[0], verbose=False)
+    history, _, _, _ = client.predict("My refund is late", [], "auto", "", api_name="/chat")
+    history, outcome, _ = client.predict(history, "auto", "", api_name="/talk_to_person")
+    ticket = outcome.split("ticket")[-1].strip().strip("*")
+    env = {"BNPL_DATA_DIR": str(page_app[2].data_dir)}
+    sent = CliRunner().invoke(app, ["handoffs", "reply", ticket, "--agent", "Chris", "Hello from Chris."], env=env)
+    assert sent.exit_code == 0, sent.output
+    shown, status = client.predict(history, api_name="/poll")
+    assert "Hello from Chris" in _text(shown[-1]) and "Chris" in status  # shown inert: "Chris\\."
+    history, _, outcome, _ = client.predict("Thanks Chris", shown, "auto", "", api_name="/chat")
+    assert "agent" in outcome and _text(history[-1]) == "Thanks Chris"  # no assistant text added
+    listed = json.loads(CliRunner().invoke(app, ["handoffs", "show", ticket, "--json"], env=env).output)
+    assert [m["role"] for m in listed["messages"]][-2:] == ["agent", "customer"]
+    assert CliRunner().invoke(app, ["handoffs", "close", ticket, "--reason", "done"], env=env).exit_code == 0
+    note, _ = client.predict(4, "ok", api_name="/rate")
+    assert "Thanks" in note
+
+
 STREAMED = ["Die Mahngebühr ", "beträgt 7 EUR, ", "wenn eine Rate ", "10 Tage überfällig ist ",
             "[de/late-fee-amounts#0]."]
 

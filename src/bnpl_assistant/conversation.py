@@ -14,7 +14,7 @@ OUTCOMES: tuple[str, ...] = get_args(Outcome)  # the one list of what the assist
 
 @dataclass
 class Turn:
-    role: str  # "customer" | "assistant"
+    role: str  # "customer" | "assistant" | "agent" (a person who took the conversation over)
     text: str
     language: str | None = None
     topic: str | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
-from bnpl_assistant.conversation import Conversation, Reply
+from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.languages import FALLBACK
 from bnpl_assistant.support.live import ASSISTANT, CLOSED, QUEUED, LiveChat, Message, Waiting
 
@@ -186,7 +186,11 @@ class SupportDesk:
         new = self.live.messages(session.conversation.id, after=session.seen)
         if new:
             session.seen = new[-1].id
-        return [m for m in new if m.role in ("agent", "system")]
+        desk_side = [m for m in new if m.role in ("agent", "system")]
+        for m in desk_side:  # the assistant reads what the agent wrote when the conversation comes back to it
+            if m.role == "agent":
+                session.conversation.turns.append(Turn("agent", m.text, session.conversation.language))
+        return desk_side
 
     def status(self, session: Session) -> tuple[str, Waiting | None]:
         """Who has the conversation (``assistant``, ``queued``, ``agent:<name>``, ``closed``) and, while it is
