@@ -21,6 +21,7 @@ from benchmarks import (  # noqa: E402 - after the process is made quiet
     cold_start,
     eval_throughput,
     ingest_scale,
+    live_handoff,
     memory,
     page_load,
     turn_latency,
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, tuple[str, Runner]] = {
     "vs_recipe": ("topic accuracy@1 and latency vs LangChain Chroma similarity_search(k=4)", vs_recipe.run),
     "eval_throughput": ("tickets/s on the external suite, offline", eval_throughput.run),
     "page_load": ("the page under load: 20 customers x 10 turns, page load time, server RSS", page_load.run),
+    "live_handoff": ("agent's message -> customer's screen and back, p50/p95, two Chromium pages", live_handoff.run),
     "memory": ("peak RSS of `ask` and `eval` (`serve`: see page_load)", memory.run),
 }
 

@@ -204,7 +204,8 @@ def dataset_rows(name: str, metrics: Mapping[str, Any]) -> list[str]:
                              _ci(o["false_refusal_rate"]) if name == "external" else _num(o["false_refusal_rate"]),
                              _ci(o["verified_resolution_rate"]), _num(o["containment_rate"]),
                              _num(o["wrong_answer_rate"])])]
-        for code, language in (("en", "English"), ("de", "German")):
+        for code, language in (("en", "English"), ("de", "German"), ("sv", "Swedish"), ("fr", "French"),
+                               ("es", "Spanish"), ("nl", "Dutch")):
             part = metrics.get("per_language", {}).get(code)
             if name == "dev" and part:
                 rows.append(_row(f"dev, {language} ({part['n']:,})", [
@@ -255,7 +256,9 @@ def quality_block(metrics: Mapping[str, Mapping[str, Any]]) -> str:
         o = metrics["dev"]["overall"]
         lines += ["", textwrap.fill(f"Dev set: groundedness of offline replies {_num(o['groundedness'])}; the "
                                     "reply's language matches the customer's (or declares the English fallback) "
-                                    f"in {_num(o['language_match'])} of tickets.", PROSE_WIDTH)]
+                                    f"in {_num(o['language_match'])} of tickets; the reply carries the deciding "
+                                    f"fact (expected_facts) in {_num(o['facts_coverage'])} of the tickets that "
+                                    "have one.", PROSE_WIDTH)]
     if "external" in metrics:
         lines += ["", textwrap.fill(_external_text(metrics["external"]), PROSE_WIDTH)]
     return "\n".join(lines) + "\n"

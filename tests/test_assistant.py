@@ -42,10 +42,23 @@ def test_german_question_gets_german_answer(assistant: Assistant) -> None:
 
 
 def test_other_language_answers_from_english_and_says_so(assistant: Assistant) -> None:
-    reply = ask(assistant, "Combien coûtent les frais de retard si je paie une échéance trop tard ?")
-    assert reply.language == "fr" and reply.outcome == "answer"
-    assert reply.note.startswith("Cet article n'existe pas encore en français")
+    reply = ask(assistant, "Quanto costa la mora se pago una rata in ritardo?")
+    assert reply.language == "it" and reply.outcome == "answer"
+    assert reply.note.startswith("Questo articolo non è ancora disponibile in italiano")
     assert reply.sources and reply.sources[0].language == "en"
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Combien coûtent les frais de retard si je paie une échéance trop tard ?", "fr"),
+    ("¿Cuánto cuesta el recargo si pago una cuota tarde?", "es"),
+    ("Hur mycket kostar förseningsavgiften om jag betalar en delbetalning för sent?", "sv"),
+    ("Hoeveel kost de boete als ik een termijn te laat betaal?", "nl"),
+])
+def test_native_languages_answer_from_their_own_articles(assistant: Assistant, text: str, language: str) -> None:
+    reply = ask(assistant, text)
+    assert (reply.language, reply.outcome, reply.note) == (language, "answer", "")
+    assert reply.sources and all(s.language == language for s in reply.sources)
+    assert "7 EUR" in reply.text
 
 
 @pytest.mark.parametrize("message", ["I want to talk to a real person please",

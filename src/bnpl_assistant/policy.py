@@ -100,7 +100,8 @@ def _attack(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None
 
 def _staff_pretext(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
     """Someone who says they call from a bank, a fraud team or the police gets nothing from the chat: the fraud
-    team takes it (a real bank asks Hallon through its own channels)."""
+    team takes it (a real bank asks Hallon through its own channels). Before the other attack rules: what such
+    a message asks for (someone's data, a code) is the pretext's purpose, and the fraud team needs to see it."""
     return Decision("escalate", None, "staff-pretext", "fraud") if s.staff_pretext else None
 
 
@@ -166,7 +167,7 @@ def _low_confidence(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decisio
 
 # The whole order, first match wins; what no rule takes is answered from the FAQ.
 RULES: tuple[Rule, ...] = (
-    _account, _stray_confirmation, _attack, _staff_pretext, _greeting,
+    _account, _stray_confirmation, _staff_pretext, _attack, _greeting,
     _asked_for_human, _third_party, _escalate_topic, _commitment, _repeated_failure,
     _off_topic, _low_confidence,
 )
