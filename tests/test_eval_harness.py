@@ -73,11 +73,24 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
         s = summary(lang_rows, with_ci=False)
         assert s["topic_accuracy_at_1"]["value"] >= 0.92, lang  # target 0.90
         assert s["outcome_accuracy"]["value"] >= 0.95, lang  # target 0.93
+    # The four languages whose articles went live this version: reached topic sv 0.867, fr 0.822, es 0.932,
+    # nl 0.867 (target 0.90: met for es only); outcome 0.964-1.000 (target 0.93); reply language 0.964-1.000.
+    for lang, topic_floor in (("sv", 0.84), ("fr", 0.79), ("es", 0.90), ("nl", 0.84)):
+        lang_rows = [r for r in rows if r["ticket_language"] == lang]
+        assert len(lang_rows) >= 40, lang
+        s = summary(lang_rows, with_ci=False)
+        assert s["topic_accuracy_at_1"]["value"] >= topic_floor, lang
+        assert s["outcome_accuracy"]["value"] >= 0.94, lang
+        assert s["language_match"] >= 0.95, lang
     overall = metrics["overall"]
     assert overall["false_refusal_rate"]["value"] <= 0.02
     assert overall["groundedness"] >= 0.99
     assert overall["language_match"] >= 0.95
     assert overall["escalation"]["recall"] >= 0.95
+    # The reply carries the deciding fact (amount, days, place in the app): 284 tickets; reached 0.877 (target
+    # 0.90, not met).
+    assert sum(1 for r in rows if r.get("expected_facts")) >= 250
+    assert overall["facts_coverage"] >= 0.86
 
 
 @pytest.mark.skipif(not EXTERNAL.exists(), reason=EXTERNAL_MISSING)
@@ -85,8 +98,9 @@ def test_external_suite_floors(eval_results: EvalResults) -> None:
     metrics = eval_results["external"][1]
     overall = metrics["overall"]
     assert overall["n"] == 1301
-    # Reached level minus a small margin. Targets: topic 0.75 (reached: 0.833), false refusals <= 0.05
-    # (reached: 0.039), escalation recall 0.90 (reached: 0.929), refusal recall 0.85 (reached: 0.889).
+    # Reached level minus a small margin, never lowered. Targets: topic 0.75 (reached: 0.831), false refusals
+    # <= 0.05 (reached: 0.035), escalation recall 0.90 (reached: 0.929), refusal recall 0.85 (reached: 0.872; it
+    # was 0.889 before the four new languages' classifiers).
     assert overall["topic_accuracy_at_1"]["value"] >= 0.81
     assert overall["escalation"]["recall"] >= 0.91
     assert overall["refusal"]["recall"] >= 0.87

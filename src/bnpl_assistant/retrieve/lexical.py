@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 
 import bm25s
@@ -54,22 +55,32 @@ class LexicalHit:
 
 
 class LexicalIndex:
-    """One BM25 index per knowledge-base language; a query is scored against its own language's index."""
+    """One BM25 index per knowledge-base language, built when a query in that language first comes (a process
+    that answers one language never builds the other five); a query is scored against its own language's."""
 
     def __init__(self, texts: list[str], languages: list[str]) -> None:
+        self._texts = texts
+        self._rows: dict[str, list[int]] = {}
+        for i, lang in enumerate(languages):
+            self._rows.setdefault(lang, []).append(i)
         self._by_lang: dict[str, tuple[bm25s.BM25, list[int]]] = {}
-        for lang in sorted(set(languages)):
-            idx = [i for i, lg in enumerate(languages) if lg == lang]
-            corpus = [tokenize(texts[i], lang) or ["_"] for i in idx]
-            model = bm25s.BM25()
-            model.index(corpus, show_progress=False)
-            self._by_lang[lang] = (model, idx)
+        self._lock = threading.Lock()
+
+    def _index(self, lang: str) -> tuple[bm25s.BM25, list[int]]:
+        with self._lock:
+            if lang not in self._by_lang:
+                idx = self._rows[lang]
+                corpus = [tokenize(self._texts[i], lang) or ["_"] for i in idx]
+                model = bm25s.BM25()
+                model.index(corpus, show_progress=False)
+                self._by_lang[lang] = (model, idx)
+            return self._by_lang[lang]
 
     def search(self, query: str, language: str, k: int = 20) -> list[LexicalHit]:
-        lang = language if language in self._by_lang else "en"
-        if lang not in self._by_lang:
+        lang = language if language in self._rows else "en"
+        if lang not in self._rows:
             return []
-        model, idx = self._by_lang[lang]
+        model, idx = self._index(lang)
         tokens = tokenize(query, lang)
         if not tokens:
             return []
