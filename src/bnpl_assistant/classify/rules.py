@@ -161,8 +161,13 @@ _RELATIVE_NAMED = re.compile(r"\b(?i:" + _MY + r"\s+" + _RELATIVE + r"),?\s+[A-Z
 
 # Someone claiming to call or write from a bank, a fraud or security team, the police or Hallon itself.
 STAFF_PRETEXT_PATTERNS = [
-    re.compile(r"\b(i'?m|i am|this is|we are|we're|i'?m calling|i am calling|calling|writing)\s+(from|with|on behalf "
-               r"of)\s+(the\s+|your\s+)?(\S+\s+){0,2}(bank|fraud|security|police|compliance|hallon)\b", _I),
+    re.compile(r"\b(i'?m|i am|this is|we are|we're|calling|writing)\s+(\S+\s+){0,2}(from|with|on behalf of)\s+"
+               r"(the\s+|your\s+)?(\S+\s+){0,3}(bank|fraud|security|police|compliance|hallon)\b", _I),
+    re.compile(r"\b(this is|we are|we're|i'?m)\s+(hallon|the bank|your bank)('s)?\b.{0,30}\b(fraud|security|desk|"
+               r"team|department)\b", _I),
+    # a message that opens by naming a fraud or security unit, as a caller introduces themselves
+    re.compile(r"^\W*(fraud|security|compliance)[\s-]+(prevention|department|team|desk|unit|office)\b", _I),
+    re.compile(r"^\W*(betrugs|sicherheits)(prävention|abteilung|team|stelle)\b", _I),
     re.compile(r"\b(ich rufe|ich bin|wir sind|ich schreibe|hier spricht|hier ist)\s+(\S+\s+){0,2}(von|vom|aus|"
                r"im auftrag)\s+(der|dem|des)?\s*(\S+\s+){0,1}\S*(bank|betrug\w*|sicherheit\w*|polizei|hallon)", _I),
     re.compile(r"\b(le llamo|te llamo|llamo|le escribo|soy|somos)\s+(del|de la|de)\s+(\S+\s+){0,2}"
