@@ -103,14 +103,21 @@ def test_next_payment_states_date_and_amount(actions: AccountAgent, svc: Account
     assert reply.sources == [] and reply.language == "en"
 
 
-def test_replies_in_german_and_english_for_other_languages(actions: AccountAgent, svc: AccountsService) -> None:
+def test_replies_in_each_native_language_and_english_for_others(actions: AccountAgent,
+                                                                 svc: AccountsService) -> None:
     nxt = svc.next_payment("cust-011")
     assert nxt is not None
     de = act(say(actions, Conversation(customer_id="cust-011"), "Wann ist meine nächste Rate fällig?", "de"),
              "next_payment")
     assert de.text.startswith("Ihre nächste Zahlung") and nxt.due_date.isoformat() in de.text
-    fr = act(say(actions, Conversation(customer_id="cust-011"), "my next payment please", "fr"), "next_payment")
-    assert fr.text.startswith("Your next payment") and fr.language == "fr"
+    for language, start in (("fr", "Votre prochain"), ("sv", "Din nästa"), ("es", "Su próximo"),
+                            ("nl", "Uw volgende")):
+        reply = act(say(actions, Conversation(customer_id="cust-011"), "my next payment please", language),
+                    "next_payment")
+        assert reply.text.startswith(start) and reply.language == language, reply.text
+        assert nxt.due_date.isoformat() in reply.text
+    it = act(say(actions, Conversation(customer_id="cust-011"), "my next payment please", "it"), "next_payment")
+    assert it.text.startswith("Your next payment") and it.language == "it"
 
 
 def test_overdue_payment_is_mentioned_with_the_next_one(actions: AccountAgent, svc: AccountsService) -> None:

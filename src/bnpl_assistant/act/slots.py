@@ -31,7 +31,7 @@ _AMOUNT = re.compile(r"(?:€|\beur\b|\beuro\b)\s*(\d{1,5}(?:[.,]\d{1,2})?)(?![\
 _LATEST = re.compile(r"\b(last|latest|most recent|newest|recent)\s+(order|purchase|one)\b|\bletzte[nrs]?\s+"
                      r"(bestellung|einkauf|kauf)\b|\bneueste[nrs]?\s+bestellung\b|\bzuletzt bestellt\b", _I)
 _DAYS = re.compile(r"\b(\d{1,3}|ten|zehn|thirty|dreißig|dreissig)\s*(?:more\s+|extra\s+|weitere\s+)?"
-                   r"(days?|tage?n?)\b|\b(a|one|1|ein|einen)\s+(week|woche|month|monat)\b|\b(two|2|zwei)\s+"
+                   r"(days?|tage?n?|dagar|dagen|jours?|d[ií]as?|giorni|dni)\b|\b(a|one|1|ein|einen)\s+(week|woche|month|monat)\b|\b(two|2|zwei)\s+"
                    r"(weeks|wochen)\b", _I)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
 MIN_KEYWORD = 4  # shorter words name no order
