@@ -74,14 +74,15 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
         assert s["topic_accuracy_at_1"]["value"] >= 0.92, lang  # target 0.90
         assert s["outcome_accuracy"]["value"] >= 0.95, lang  # target 0.93
     # The four languages whose articles went live this version: reached topic sv 0.867, fr 0.822, es 0.932,
-    # nl 0.867 (target 0.90: met for es only); outcome 0.964-1.000 (target 0.93); reply language 0.964-1.000.
+    # nl 0.867 (target 0.90: met for es only); outcome 0.964-1.000 (target 0.93); reply language 0.982-1.000
+    # (target 0.98).
     for lang, topic_floor in (("sv", 0.84), ("fr", 0.79), ("es", 0.90), ("nl", 0.84)):
         lang_rows = [r for r in rows if r["ticket_language"] == lang]
         assert len(lang_rows) >= 40, lang
         s = summary(lang_rows, with_ci=False)
         assert s["topic_accuracy_at_1"]["value"] >= topic_floor, lang
         assert s["outcome_accuracy"]["value"] >= 0.94, lang
-        assert s["language_match"] >= 0.95, lang
+        assert s["language_match"] >= 0.98, lang
     overall = metrics["overall"]
     assert overall["false_refusal_rate"]["value"] <= 0.02
     assert overall["groundedness"] >= 0.99

@@ -38,3 +38,20 @@ def test_without_history_falls_back_to_default() -> None:
 def test_unsupported_language_list_is_rejected() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         LanguageDetector(("en", "xx"))
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("ik wil geen chatbot, ik wil een mens", "nl"),
+    ("¿Me pasas con un agente, porfa?", "es"),
+])
+def test_a_short_first_message_gets_the_language_lingua_clearly_prefers(text: str, lang: str) -> None:
+    # With eight candidates lingua's confidence is split (below 0.5 here), but it leads the runner-up clearly.
+    assert DETECTOR.detect(text).language == lang
+    assert DETECTOR.detect(text, previous="de").language == "de"  # mid-conversation the stricter rule holds
+
+
+def test_a_long_message_is_read_by_the_quick_models_when_they_are_sure() -> None:
+    detector = LanguageDetector(("en", "de", "sv", "fr", "es", "nl", "it", "pl"))
+    text = "Ich habe meine Bestellung zurückgeschickt, muss ich die Raten trotzdem weiter zahlen?"
+    assert detector.detect(text).language == "de"
+    assert detector._detector is None  # the full models were never needed (nor loaded)

@@ -13,6 +13,8 @@ _LINGUA_NAMES = {lang.code: lang.detector for lang in LANGUAGES}
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 QUICK_MIN_LETTERS = 40
 QUICK_MIN_CONFIDENCE = 0.9
+SHORT_MIN_LETTERS = 8
+SHORT_MIN_LEAD = 0.2
 
 
 def _lingua(languages: tuple[str, ...], quick: bool) -> Any:
@@ -80,8 +82,13 @@ class LanguageDetector:
         if not values:
             return Detection(fallback, 0.0, False)
         best = values[0]
+        lead = best.value - (values[1].value if len(values) > 1 else 0.0)
         code = next(c for c, n in _LINGUA_NAMES.items() if n == best.language.name)
         confident = best.value >= self.min_confidence and letters >= self.min_letters
-        if confident or (previous is None and letters >= 4 and best.value >= 0.8):
+        # A conversation's first message, short: its language when lingua is sure of it, or clearly prefers it to
+        # every other (with eight candidates the confidence is split, so "ik wil een mens" rarely reaches 0.5).
+        first = previous is None and ((letters >= 4 and best.value >= 0.8) or
+                                      (letters >= SHORT_MIN_LETTERS and lead >= SHORT_MIN_LEAD))
+        if confident or first:
             return Detection(code, float(best.value), True)
         return Detection(fallback, float(best.value), False)
