@@ -43,23 +43,15 @@ class LanguageDetector:
         self.default = default
         self.min_confidence = min_confidence
         self.min_letters = min_letters
-        self._detector: Any = None
+        self._models: dict[bool, Any] = {}  # quick (trigram) or full lingua detector, each built on first use
         self._lock = threading.Lock()
-        self._quick: Any = None
 
-    def _get(self) -> Any:
-        if self._detector is None:
+    def _get(self, quick: bool = False) -> Any:
+        if quick not in self._models:
             with self._lock:
-                if self._detector is None:
-                    self._detector = _lingua(self.languages, quick=False)
-        return self._detector
-
-    def _get_quick(self) -> Any:
-        if self._quick is None:
-            with self._lock:
-                if self._quick is None:
-                    self._quick = _lingua(self.languages, quick=True)
-        return self._quick
+                if quick not in self._models:
+                    self._models[quick] = _lingua(self.languages, quick=quick)
+        return self._models[quick]
 
     def _values(self, text: str, letters: int) -> list[Any]:
         """Confidence values, best first. A long message is read by lingua's quick (trigram) models first,
@@ -67,7 +59,7 @@ class LanguageDetector:
         every message we checked (717 of 717 of the dev and external messages with >= 40 letters and quick
         confidence >= 0.9), so a cold command with a full sentence does not wait for the full models."""
         if letters >= QUICK_MIN_LETTERS:
-            values = self._get_quick().compute_language_confidence_values(text)
+            values = self._get(quick=True).compute_language_confidence_values(text)
             if values and values[0].value >= QUICK_MIN_CONFIDENCE:
                 return list(values)
         return list(self._get().compute_language_confidence_values(text))
