@@ -24,11 +24,10 @@ import numpy as np
 from bnpl_assistant.classify.exemplars import Exemplar
 from bnpl_assistant.classify.intent import IntentClassifier, IntentScores
 from bnpl_assistant.classify.persist import (
-    PREFIX,
-    SUFFIX,
     classifier_key,
     classifier_path,
     load_classifier,
+    remove_stale_classifiers,
     save_classifier,
 )
 from bnpl_assistant.languages import FALLBACK, knowledge_language
@@ -50,24 +49,27 @@ class LanguageClassifiers:
     def __init__(self, cache_dir: Path, exemplars: list[Exemplar], vectors: np.ndarray, embedder_name: str,
                  languages: tuple[str, ...]) -> None:
         """Train (and store) every group whose classifier is not stored yet; the others load on first use."""
-        self._paths: dict[str, tuple[Path, str]] = {}
         self._loaded: dict[str, IntentClassifier] = {}
         self._lock = threading.Lock()
         self._groups = language_groups(exemplars, languages)
         self._training = (exemplars, vectors)
+        self._paths: dict[str, tuple[Path, str]] = {}
         for code, rows in self._groups.items():
-            group, group_vectors = [exemplars[i] for i in rows], vectors[rows]
-            key = classifier_key(group, group_vectors, embedder_name)
-            path = classifier_path(cache_dir, key)
-            self._paths[code] = (path, key)
+            key = classifier_key([exemplars[i] for i in rows], vectors[rows], embedder_name)
+            self._paths[code] = (classifier_path(cache_dir, key), key)
+        for code, (path, _) in self._paths.items():
             if not path.exists():
-                classifier = IntentClassifier(group, group_vectors)
-                save_classifier(classifier, path, key, keep_others=True)
-                self._loaded[code] = classifier
-        current = {path for path, _ in self._paths.values()}
-        for old in cache_dir.glob(f"{PREFIX}*{SUFFIX}"):  # classifiers of earlier inputs
-            if old not in current:
-                old.unlink(missing_ok=True)
+                self._loaded[code] = self._train(code)
+        remove_stale_classifiers(cache_dir, {path for path, _ in self._paths.values()})
+
+    def _train(self, code: str) -> IntentClassifier:
+        """Train the group's classifier and store it beside the other groups'."""
+        exemplars, vectors = self._training
+        rows = self._groups[code]
+        classifier = IntentClassifier([exemplars[i] for i in rows], vectors[rows])
+        path, key = self._paths[code]
+        save_classifier(classifier, path, key, keep={p for p, _ in self._paths.values()})
+        return classifier
 
     @property
     def languages(self) -> list[str]:
@@ -80,13 +82,8 @@ class LanguageClassifiers:
         with self._lock:
             if code not in self._loaded:
                 path, key = self._paths[code]
-                classifier = load_classifier(path, key)
-                if classifier is None:  # removed or unreadable since it was stored: train it again
-                    exemplars, vectors = self._training
-                    rows = self._groups[code]
-                    classifier = IntentClassifier([exemplars[i] for i in rows], vectors[rows])
-                    save_classifier(classifier, path, key, keep_others=True)
-                self._loaded[code] = classifier
+                # removed or unreadable since it was stored: train it again
+                self._loaded[code] = load_classifier(path, key) or self._train(code)
             return self._loaded[code]
 
     def score(self, vector: np.ndarray, text: str, language: str | None = None) -> IntentScores:

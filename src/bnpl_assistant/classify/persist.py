@@ -22,6 +22,7 @@ import logging
 import os
 import pickle
 import tempfile
+from collections.abc import Collection
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -108,9 +109,9 @@ def load_classifier(path: Path, key: str) -> IntentClassifier | None:
     return stored["classifier"]
 
 
-def save_classifier(classifier: IntentClassifier, path: Path, key: str, keep_others: bool = False) -> None:
-    """Write ``classifier`` to ``path`` atomically and (unless ``keep_others``) remove the files of other keys
-    beside it.
+def save_classifier(classifier: IntentClassifier, path: Path, key: str, keep: Collection[Path] = ()) -> None:
+    """Write ``classifier`` to ``path`` atomically and remove the files of other keys beside it, except ``keep``
+    (the other classifiers of the same inputs, see ``by_language.py``).
 
     A data directory that cannot be written is logged, not raised: the assistant still has its classifier.
     """
@@ -123,11 +124,21 @@ def save_classifier(classifier: IntentClassifier, path: Path, key: str, keep_oth
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        for old in [] if keep_others else path.parent.glob(f"{PREFIX}*{SUFFIX}"):
-            if old != path:
-                old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not write the classifier cache %s: %s", path, exc)
+        return
+    remove_stale_classifiers(path.parent, {path, *keep})
+
+
+def remove_stale_classifiers(cache_dir: Path, current: Collection[Path]) -> None:
+    """Remove the classifier files in ``cache_dir`` that are not ``current`` (those of earlier inputs); a
+    folder that cannot be written is logged, not raised."""
+    try:
+        for old in cache_dir.glob(f"{PREFIX}*{SUFFIX}"):
+            if old not in current:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not clean the classifier cache %s: %s", cache_dir, exc)
 
 
 def trained_classifier(cache_dir: Path, exemplars: list[Exemplar], vectors: np.ndarray,
