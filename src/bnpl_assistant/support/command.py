@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -46,11 +46,10 @@ def _require(settings: Settings) -> LiveChat:
     live = _live(settings)
     if live is None:
         _fail(BnplError(f"no hand-off tickets yet (no database at {settings.db_path})"))
-        raise AssertionError  # unreachable: _fail exits
     return live
 
 
-def _fail(exc: Exception, code: int = 1) -> None:
+def _fail(exc: Exception, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False, markup=True)
     raise typer.Exit(code)
 
@@ -95,7 +94,6 @@ def show(ticket: TicketArg,
         current = live.handoffs.get(ticket)
     except BnplError as exc:
         _fail(exc)
-        return
     messages = [{"role": m.role, "text": m.text, "at": m.at, **({"author": m.author} if m.author else {})}
                 for m in live.messages(current.conversation_id)] or \
         [{"role": t["role"], "text": t["text"], "at": current.created_at} for t in current.transcript]
@@ -121,7 +119,6 @@ def reply(ticket: TicketArg, text: Annotated[str, typer.Argument(help="The messa
         sent = live.reply(ticket, agent, text)
     except BnplError as exc:
         _fail(exc)
-        return
     _print(f"sent to {ticket} as {agent} (message {sent.id})")
 
 
@@ -133,7 +130,6 @@ def release(ticket: TicketArg) -> None:
         done = live.release(ticket)
     except BnplError as exc:
         _fail(exc)
-        return
     _print(f"{done.ticket} returned to the assistant")
 
 
@@ -146,7 +142,6 @@ def close(ticket: TicketArg,
         done = live.close(ticket, reason)
     except BnplError as exc:
         _fail(exc)
-        return
     _print(f"{done.ticket} closed: {done.close_reason}")
 
 
