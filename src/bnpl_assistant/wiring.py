@@ -61,7 +61,7 @@ class Components:
              deflection_dir: Path = Path("artifacts/deflection")) -> SupportDesk:
         """The support desk behind the page: assistant, hand-offs, live chat, log and accounts on one
         database."""
-        return SupportDesk(self.assistant, self.handoffs, self.turn_log, self.accounts, eval_dir, deflection_dir,
+        return SupportDesk(self.assistant, self.turn_log, self.accounts, eval_dir, deflection_dir,
                            client_limit=self.settings.client_rate_limit, live=self.live)
 
     def agent_desk(self) -> AgentDesk | None:

@@ -1,7 +1,8 @@
 """The support desk: what the page (and any other front end) may do, as plain methods.
 
 It holds the per-visitor session (conversation, signed-in demo customer, rate limit) and delegates to the
-assistant, the hand-off store and the conversation log. The Gradio handlers only call these methods.
+assistant, the live chat (``support.live``: who answers) and the conversation log. The agents' side is
+``support.agents``. The Gradio handlers only call these methods.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation, Reply, Turn
 from bnpl_assistant.languages import FALLBACK
-from bnpl_assistant.support.live import ASSISTANT, CLOSED, QUEUED, LiveChat, Message, Waiting
+from bnpl_assistant.support.live import ASSISTANT, CLOSED, LiveChat, Message, Waiting
 
 RATE_LIMIT_MESSAGES = 20  # per session and window
 RATE_LIMIT_WINDOW_S = 60.0
@@ -93,12 +94,11 @@ class ClientLimiter:
 class SupportDesk:
     """The desk's operations over the assistant and its stores (each store optional)."""
 
-    def __init__(self, assistant: Assistant, handoffs: Any = None, turn_log: Any = None, accounts: Any = None,
+    def __init__(self, assistant: Assistant, turn_log: Any = None, accounts: Any = None,
                  eval_dir: Path | None = None, deflection_dir: Path | None = None,
                  client_limit: int = CLIENT_RATE_LIMIT, live: LiveChat | None = None) -> None:
         self.assistant = assistant
         self.live = live
-        self.handoffs = handoffs
         self.turn_log = turn_log
         self.accounts = accounts
         self.eval_dir = eval_dir
@@ -157,15 +157,9 @@ class SupportDesk:
         """Record the exchange for the live desk and resuming; a reply that handed over queues the chat."""
         if self.live is None:
             return
-        conversation = session.conversation
-        if message:
-            self.live.record(conversation.id, "customer", message)
-        shown = self.live.record(conversation.id, "assistant", reply.text)
+        handed_over = reply.ticket_id if reply.outcome == "escalate" else None  # its notice comes through poll()
+        shown = self.live.exchange(session.conversation, message, reply.text, handed_over)
         session.seen = max(session.seen, shown.id)
-        if reply.outcome == "escalate" and reply.ticket_id:
-            self.live.queue(conversation, reply.ticket_id)  # its notice reaches the page through poll()
-        else:
-            self.live.save(conversation)
 
     def talk_to_person(self, session: Session, language: str | None = None,
                        client: str | None = None) -> Reply | None:
@@ -197,9 +191,7 @@ class SupportDesk:
         queued, where the customer stands."""
         if self.live is None:
             return ASSISTANT, None
-        owner = self.live.owner(session.conversation.id)
-        ticket = self.live.ticket_of(session.conversation.id) if owner == QUEUED else None
-        return owner, self.live.waiting(ticket) if ticket else None
+        return self.live.status(session.conversation.id)
 
     def resume(self, conversation_id: str, customer_id: str | None) -> tuple[Session, list[Message]] | None:
         """The saved conversation ``conversation_id`` with its messages, when it belongs to ``customer_id``
@@ -234,24 +226,6 @@ class SupportDesk:
         if self.accounts is None:
             return []
         return [(f"{c.name} ({c.id})", c.id) for c in self.accounts.list_customers()]
-
-    # -- agent desk ----------------------------------------------------------------------------------
-
-    def tickets(self, open_only: bool = True) -> list[Any]:
-        """Hand-off tickets in the order agents take them."""
-        return self.handoffs.list(open_only=open_only) if self.handoffs is not None else []
-
-    def ticket(self, ticket_id: str) -> Any:
-        """One hand-off ticket."""
-        return self.handoffs.get(ticket_id)
-
-    def claim(self, ticket_id: str, agent: str) -> Any:
-        """An agent takes a ticket."""
-        return self.handoffs.claim(ticket_id, agent or "agent")
-
-    def close(self, ticket_id: str) -> Any:
-        """Close a ticket."""
-        return self.handoffs.close(ticket_id)
 
     # -- dashboard -----------------------------------------------------------------------------------
 

@@ -81,11 +81,15 @@ class LiveChat:
             row = conn.execute("SELECT owner FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         return str(row["owner"]) if row is not None else ASSISTANT
 
-    def ticket_of(self, conversation_id: str) -> str | None:
-        """The conversation's latest hand-off ticket."""
+    def status(self, conversation_id: str) -> tuple[str, Waiting | None]:
+        """Who has the conversation and, while it is queued, where the customer stands (one read: the page
+        asks every second)."""
         with self.database.session() as conn:
-            row = conn.execute("SELECT ticket FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-        return str(row["ticket"]) if row is not None and row["ticket"] else None
+            row = conn.execute("SELECT owner, ticket FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                return ASSISTANT, None
+            waiting = self._waiting(conn, row["ticket"]) if row["owner"] == QUEUED and row["ticket"] else None
+        return str(row["owner"]), waiting
 
     def save(self, conversation: Conversation) -> None:
         """Persist the conversation's state (turns, pending action, customer); its owner is untouched."""
@@ -113,14 +117,25 @@ class LiveChat:
 
     # -- the customer's side -------------------------------------------------------------------------
 
+    def exchange(self, conversation: Conversation, customer_text: str, reply_text: str,
+                 ticket: str | None = None) -> Message:
+        """One assistant turn, in one transaction: the conversation's state, the customer's message (when there
+        is one) and the reply; with ``ticket`` (the reply handed over) the conversation is queued too. Returns
+        the reply's message (a queue notice comes after it)."""
+        with self.database.write() as conn:
+            self._save(conn, conversation)
+            if customer_text:
+                self._record(conn, conversation.id, "customer", customer_text)
+            shown = self._record(conn, conversation.id, "assistant", reply_text)
+            if ticket:
+                self._queue(conn, conversation, ticket)
+            return shown
+
     def queue(self, conversation: Conversation, ticket: str) -> Message:
         """A hand-off happened: the conversation waits for an agent. Returns the notice shown to the customer."""
         with self.database.write() as conn:
             self._save(conn, conversation)
-            conn.execute("UPDATE conversations SET owner = ?, ticket = ? WHERE id = ?",
-                         (QUEUED, ticket, conversation.id))
-            return self._record(conn, conversation.id, "system", self._queue_notice(conn, ticket,
-                                                                                  _language(conversation)))
+            return self._queue(conn, conversation, ticket)
 
     def customer_writes(self, conversation: Conversation, text: str) -> Message:
         """A customer message while a person owns the conversation: kept for the agent (the assistant said
@@ -129,11 +144,6 @@ class LiveChat:
         with self.database.write() as conn:
             self._save(conn, conversation)
             return self._record(conn, conversation.id, "customer", text)
-
-    def waiting(self, ticket: str) -> Waiting:
-        """Queue position (among unclaimed tickets, in the order agents take them) and expected wait."""
-        with self.database.session() as conn:
-            return self._waiting(conn, ticket)
 
     def rate(self, conversation_id: str, score: int, comment: str | None = None) -> str:
         """Store a 1-5 rating of the conversation; returns who resolved it (``assistant`` or ``agent``).
@@ -167,7 +177,8 @@ class LiveChat:
     def claim(self, ticket: str, agent: str) -> Ticket:
         """Take the ticket (exactly one of two agents claiming at once wins; the other gets HandoffError)."""
         claimed = self.handoffs.claim(ticket, agent)
-        self._set_owner(claimed.conversation_id, agent_owner(agent))
+        with self.database.write() as conn:
+            self._set_owner(conn, claimed.conversation_id, agent_owner(agent))
         return claimed
 
     def reply(self, ticket: str, agent: str, text: str) -> Message:
@@ -184,24 +195,19 @@ class LiveChat:
             raise HandoffError(f"{current.ticket} is closed")
         if current.agent != agent:
             current = self.claim(current.ticket, agent)
-        with self.database.write() as conn:
-            conn.execute("UPDATE conversations SET owner = ? WHERE id = ?",
-                         (agent_owner(agent), current.conversation_id))
-            return self._record(conn, current.conversation_id, "agent", text, agent)
+        return self._hand_to(current.conversation_id, agent_owner(agent), "agent", text, agent)
 
     def transfer(self, ticket: str, team: str) -> Ticket:
         moved = self.handoffs.transfer(ticket, team)
-        with self.database.write() as conn:
-            conn.execute("UPDATE conversations SET owner = ? WHERE id = ?", (QUEUED, moved.conversation_id))
-            self._record(conn, moved.conversation_id, "system",
-                         templates.line("live_transferred", moved.language, team=templates.team_name(
-                             moved.team, moved.language)))
+        notice = templates.line("live_transferred", moved.language,
+                                team=templates.team_name(moved.team, moved.language))
+        self._hand_to(moved.conversation_id, QUEUED, "system", notice)
         return moved
 
     def release(self, ticket: str) -> Ticket:
         """Hand the conversation back to the assistant (the ticket closes as "returned to the assistant")."""
         closed = self.handoffs.close(ticket, "returned to the assistant")
-        self._end(closed, ASSISTANT, templates.line("live_returned", closed.language))
+        self._hand_to(closed.conversation_id, ASSISTANT, "system", templates.line("live_returned", closed.language))
         return closed
 
     def close(self, ticket: str, reason: str) -> Ticket:
@@ -209,7 +215,7 @@ class LiveChat:
         if not (reason or "").strip():
             raise HandoffError("give a reason to close the ticket")
         closed = self.handoffs.close(ticket, reason)
-        self._end(closed, CLOSED, templates.line("live_closed", closed.language))
+        self._hand_to(closed.conversation_id, CLOSED, "system", templates.line("live_closed", closed.language))
         return closed
 
     def viewed_account(self, agent: str, customer_id: str) -> None:
@@ -220,14 +226,19 @@ class LiveChat:
 
     # -- internals -----------------------------------------------------------------------------------
 
-    def _end(self, ticket: Ticket, owner: str, notice: str) -> None:
+    def _hand_to(self, conversation_id: str, owner: str, role: str, text: str, author: str | None = None) -> Message:
+        """Give the conversation to ``owner`` and add the message that goes with it, in one transaction."""
         with self.database.write() as conn:
-            conn.execute("UPDATE conversations SET owner = ? WHERE id = ?", (owner, ticket.conversation_id))
-            self._record(conn, ticket.conversation_id, "system", notice)
+            self._set_owner(conn, conversation_id, owner)
+            return self._record(conn, conversation_id, role, text, author)
 
-    def _set_owner(self, conversation_id: str, owner: str) -> None:
-        with self.database.write() as conn:
-            conn.execute("UPDATE conversations SET owner = ? WHERE id = ?", (owner, conversation_id))
+    @staticmethod
+    def _set_owner(conn: Connection, conversation_id: str, owner: str) -> None:
+        conn.execute("UPDATE conversations SET owner = ? WHERE id = ?", (owner, conversation_id))
+
+    def _queue(self, conn: Connection, conversation: Conversation, ticket: str) -> Message:
+        conn.execute("UPDATE conversations SET owner = ?, ticket = ? WHERE id = ?", (QUEUED, ticket, conversation.id))
+        return self._record(conn, conversation.id, "system", self._queue_notice(conn, ticket, _language(conversation)))
 
     def _save(self, conn: Connection, conversation: Conversation) -> None:
         now = self._now()
@@ -253,6 +264,7 @@ class LiveChat:
         return templates.line("live_queued", language, position=waiting.position, minutes=waiting.minutes)
 
     def _waiting(self, conn: Connection, ticket: str) -> Waiting:
+        """Queue position (among unclaimed tickets, in the order agents take them) and expected wait."""
         rows = conn.execute("SELECT ticket FROM handoffs WHERE status = 'open' ORDER BY priority, id").fetchall()
         queue = [r["ticket"] for r in rows]
         position = queue.index(ticket) + 1 if ticket in queue else 1

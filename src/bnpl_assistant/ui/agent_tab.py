@@ -76,7 +76,7 @@ class _AgentHandlers:
         if not tid.strip():
             return ""
         try:
-            return render.transcript_markdown(self.agents.handoffs.get(tid), self.agents.transcript(tid))
+            return render.ticket_markdown(self.agents.handoffs.get(tid), self.agents.transcript(tid))
         except Exception as exc:  # noqa: BLE001 - an unknown ticket number typed by the agent
             return f"**{render.inert(str(exc))}**"
 

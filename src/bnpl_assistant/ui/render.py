@@ -69,27 +69,6 @@ def sources_markdown(reply: Reply) -> str:
     return "**Sources**\n\n" + "\n".join(blocks)
 
 
-def tickets_rows(tickets: list[Any]) -> list[list[Any]]:
-    return [[t.ticket, t.priority, t.status, t.team, t.reason, t.topic or "", t.language, t.customer_id or "",
-             t.created_at[:19]] for t in tickets]
-
-
-TICKET_HEADERS = ["ticket", "priority", "status", "team", "reason", "topic", "language", "customer", "created"]
-
-
-def ticket_markdown(ticket: Any) -> str:
-    lines = [f"### {ticket.ticket} · priority {ticket.priority} · {ticket.status}",
-             f"**Team:** {ticket.team} · **Reason:** {ticket.reason} · **Topic:** {ticket.topic or '-'} · "
-             f"**Language:** {ticket.language} · **Customer:** {ticket.customer_id or 'signed out'}",
-             f"**Summary** ({inert(ticket.summary_by)}): {inert(ticket.summary)}", "**Transcript**"]
-    for turn in ticket.transcript:
-        who = "Customer" if turn.get("role") == "customer" else "Assistant"
-        lines.append(f"- **{who}:** {inert(str(turn.get('text', '')))}")
-    if ticket.agent:
-        lines.append(f"Claimed by {inert(ticket.agent)}")
-    return "\n".join(lines)
-
-
 def stats_markdown(stats: Any) -> str:
     if stats is None:
         return "No conversation log configured."
@@ -179,14 +158,18 @@ def queue_rows(items: list[Any]) -> list[list[Any]]:
              f"{i.waiting_s // 60} min", i.unanswered, i.last_customer_text[:80]] for i in items]
 
 
-def transcript_markdown(ticket: Any, messages: list[Any]) -> str:
-    """A ticket for the agent: header, hand-off summary and every message, customer text inert."""
-    head = (f"### {ticket.ticket} · {ticket.team} · priority {ticket.priority} · {ticket.status}"
-            f"{' · ' + inert(ticket.agent) if ticket.agent else ''}\n\n**Summary:** {inert(ticket.summary)}\n")
+def ticket_markdown(ticket: Any, messages: list[Any]) -> str:
+    """A ticket for the agent: who, why, the hand-off summary and every message of the conversation (each
+    text inert, whoever wrote it)."""
     who = {"customer": "Customer", "assistant": "Assistant", "system": "System"}
-    lines = [f"- **{inert(m.author) if m.role == 'agent' and m.author else who.get(m.role, m.role)}:** "
-             f"{inert(m.text)}" for m in messages]
-    return head + "\n" + "\n".join(lines)
+    lines = [f"### {ticket.ticket} · priority {ticket.priority} · {ticket.status}"
+             f"{' · ' + inert(ticket.agent) if ticket.agent else ''}",
+             f"**Team:** {ticket.team} · **Reason:** {ticket.reason} · **Topic:** {ticket.topic or '-'} · "
+             f"**Language:** {ticket.language} · **Customer:** {ticket.customer_id or 'signed out'}",
+             f"**Summary** ({inert(ticket.summary_by)}): {inert(ticket.summary)}", "**Transcript**"]
+    lines += [f"- **{inert(m.author) if m.role == 'agent' and m.author else who.get(m.role, m.role)}:** "
+              f"{inert(m.text)}" for m in messages]
+    return "\n".join(lines)
 
 
 def account_markdown(panel: Any) -> str:
