@@ -24,7 +24,7 @@ from bnpl_assistant.errors import ProviderError, StoreUnavailableError
 from bnpl_assistant.kb.topics import TopicCatalog
 from bnpl_assistant.language import LanguageDetector
 from bnpl_assistant.languages import FALLBACK, knowledge_language
-from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, load_thresholds, may_act
+from bnpl_assistant.policy import Decision, Signals, Thresholds, decide, may_act
 from bnpl_assistant.providers.base import ChatModel
 from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import Passage
@@ -67,7 +67,7 @@ class Assistant:
         self.understander = understander
         self.detector = detector
         self.llm = llm
-        self.thresholds = thresholds or load_thresholds()
+        self.thresholds = thresholds or understander.thresholds
         self.handoffs = handoffs
         self.agent = agent
         self.log = turn_log
@@ -258,6 +258,9 @@ class Assistant:
                 reply = self.writer.answer(decision.topic, composition, u)
                 job = self.writer.model_job(composition, u, conversation) if self.llm is not None else None
                 return Draft(reply, job)
+            topic = self.topics.get(decision.topic)
+            if topic is not None and topic.answer:  # a pack topic with a short answer and no article
+                return Draft(self.writer.topic_answer(topic, u))
             decision = Decision("escalate", decision.topic, "no-article", "customer-care")
         ticket = self._open_ticket(conversation, self.writer.ticket_request(decision, u), u.text)
         return Draft(self.writer.escalation(decision, u, ticket))

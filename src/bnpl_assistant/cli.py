@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -46,10 +47,41 @@ def _fail(exc: BnplError, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+PACK_OPTION = "--pack"
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+          pack: Annotated[Path | None, typer.Option(
+              PACK_OPTION, help="The operator pack folder for this command (default: BNPL_PACK, else the demo "
+                                "pack). Given before or after the command name.")] = None) -> None:
     quiet_process()
     configure_logging(verbose)
+    if pack is not None:  # every Settings() this command builds reads it
+        os.environ["BNPL_PACK"] = str(pack.resolve())
+
+
+def hoist_pack(argv: list[str]) -> list[str]:
+    """``--pack DIR`` (or ``--pack=DIR``) given after the command name, moved before it, where the group's
+    option reads it: ``bnpl-assistant ask --pack DIR "..."`` = ``bnpl-assistant --pack DIR ask "..."``."""
+    out: list[str] = []
+    front: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == PACK_OPTION and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith(PACK_OPTION + "="):
+            front.append(arg)
+        else:
+            out.append(arg)
+        i += 1
+    return front + out
 
 
 @app.command()
@@ -137,6 +169,7 @@ def chat(
     customer: Annotated[str | None, typer.Option(help="Signed-in demo customer id.")] = None,
 ) -> None:
     """A terminal chat that keeps the conversation. Empty line or Ctrl-D ends it."""
+    from bnpl_assistant.answer import templates
     from bnpl_assistant.conversation import Conversation
     from bnpl_assistant.wiring import build
 
@@ -146,7 +179,7 @@ def chat(
     except BnplError as exc:
         _fail(exc)
     conversation = Conversation(customer_id=customer)
-    console.print("Chat with Hallon's assistant (empty line to quit).")
+    console.print(f"Chat with {templates.company()}'s assistant (empty line to quit).")
     while True:
         try:
             message = console.input("[bold]you> [/]")
@@ -201,6 +234,44 @@ def eval_(
     console.print(f"report: {result.report}")
 
 
+@app.command()
+def onboard(
+    docs: Annotated[Path | None, typer.Option(help="A help-center export: a folder or file of Markdown, HTML, "
+                                                   "JSON or JSON Lines documents.")] = None,
+    tickets: Annotated[list[Path] | None, typer.Option(help="Labelled tickets (JSON Lines or CSV: text, label, "
+                                                            "language); repeat for several files.")] = None,
+    monthly_contacts: Annotated[float | None, typer.Option(help="Contacts a month, for the FTE forecast.")] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+) -> None:
+    """Make (or update) the pack named by --pack from a help center and labelled tickets, build it, choose its
+    thresholds by cross-validation and write onboarding.md / onboarding.json with a forecast."""
+    from bnpl_assistant.packs.onboard import onboard as run_onboarding
+
+    pack_dir = _settings().knowledge_dir
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("onboarding", total=None)
+            report = run_onboarding(pack_dir, docs, tickets or [], monthly_contacts, folds=folds,
+                                    progress=lambda stage, done, total: bar.update(
+                                        task, description=stage, completed=done, total=total))
+    except BnplError as exc:
+        _fail(exc)
+    figures = report["figures"]
+    table = Table(title=f"onboarding {report['pack']['name']} (cross-validated, 95% intervals)")
+    for col in ("figure", "value", "interval", "n"):
+        table.add_column(col, justify="right" if col != "figure" else "left")
+    for name, fig in figures.items():
+        if fig["value"] is not None:
+            table.add_row(name, f"{fig['value']:.3f}", f"{fig['low']:.3f}-{fig['high']:.3f}", str(fig["n"]))
+    console.print(table)
+    for warning in report["warnings"][:10]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if len(report["warnings"]) > 10:
+        console.print(f"[yellow]... and {len(report['warnings']) - 10} more warnings in onboarding.md[/]")
+    console.print(f"report: {pack_dir / 'onboarding.md'} ({report['seconds']['total']:.0f} s)")
+
+
 @app.command("seed-demo")
 def seed_demo(reset: Annotated[bool, typer.Option(help="Drop the demo data and seed it again.")] = False) -> None:
     """Create and seed the demo accounts database (deterministic)."""
@@ -223,7 +294,7 @@ def serve(
 
     settings = _settings()
     try:
-        if VectorStore(settings.index_dir, settings.collection, settings.chroma_url).pointer() is None:
+        if VectorStore(settings.index_dir, settings.index_collection, settings.chroma_url).pointer() is None:
             console.print("no index yet: building it, once (about 3 minutes on 2 cores) ...")
             with Progress(TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=err, transient=True) as bar:
@@ -252,7 +323,7 @@ _register_plugins()
 
 
 def main() -> None:
-    app()
+    app(args=hoist_pack(sys.argv[1:]), prog_name="bnpl-assistant")
 
 
 if __name__ == "__main__":

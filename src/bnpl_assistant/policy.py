@@ -2,20 +2,21 @@
 request that no rule blocks), refuse attacks, hand off when a person is needed, refuse what is not support or
 not understood, otherwise answer.
 
-Thresholds are data (``data/thresholds.yaml``), chosen by ``python -m bnpl_assistant.classify.calibrate``
-on the project's own labelled data and documented there.
+Thresholds are the pack's data (``<pack>/thresholds.yaml``), chosen by cross-validation on the pack's own
+labelled tickets (``bnpl-assistant onboard``; the demo pack's by ``python -m bnpl_assistant.classify.calibrate``)
+and documented there. A pack without the file gets the defaults below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from bnpl_assistant.conversation import Outcome
+from bnpl_assistant.errors import DataError
 from bnpl_assistant.kb.topics import TopicCatalog
-from bnpl_assistant.yamlio import read_yaml
+from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,21 @@ class Thresholds:
     repeated_failures: int = 2
 
 
-@cache
-def load_thresholds() -> Thresholds:
-    text = resources.files("bnpl_assistant").joinpath("data/thresholds.yaml").read_text(encoding="utf-8")
-    raw = read_yaml(text) or {}
-    return Thresholds(**{k: v for k, v in (raw.get("thresholds") or {}).items()
-                         if k in Thresholds.__dataclass_fields__})
+def load_thresholds(path: Path | None) -> Thresholds:
+    """The thresholds in ``path`` (a pack's ``thresholds.yaml``); the defaults for what it does not set.
+
+    Raises:
+        DataError: the file is not valid YAML or a value is not a number.
+    """
+    if path is None or not path.is_file():
+        return Thresholds()
+    try:
+        raw = read_yaml(path.read_text(encoding="utf-8")) or {}
+        values = {k: type(getattr(Thresholds, k))(v) for k, v in (raw.get("thresholds") or {}).items()
+                  if k in Thresholds.__dataclass_fields__}
+    except (YAMLError, AttributeError, TypeError, ValueError) as exc:
+        raise DataError(f"invalid thresholds file: {exc}", str(path)) from exc
+    return Thresholds(**values)
 
 
 @dataclass(frozen=True)

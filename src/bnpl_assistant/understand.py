@@ -15,7 +15,7 @@ from bnpl_assistant.classify import rules
 from bnpl_assistant.classify.by_language import LanguageClassifiers
 from bnpl_assistant.classify.intent import IntentClassifier, IntentScores
 from bnpl_assistant.conversation import Conversation
-from bnpl_assistant.policy import Thresholds, load_thresholds
+from bnpl_assistant.policy import Thresholds
 from bnpl_assistant.providers.base import Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Retrieval
 
@@ -101,7 +101,7 @@ class Understander:
         self.embedder = embedder
         self.classifier = classifier
         self.search = search
-        self.thresholds = thresholds or load_thresholds()
+        self.thresholds = thresholds or Thresholds()
 
     def _reads_as_follow_up(self, conversation: Conversation, text: str, scores: IntentScores) -> bool:
         """Whether ``text`` leans on the previous turn ("and to a bank account?", "und wenn nicht?").

@@ -17,12 +17,14 @@ from bnpl_assistant.accounts.seed import ensure_demo
 from bnpl_assistant.accounts.service import AccountsService
 from bnpl_assistant.act.agent import AccountAgent
 from bnpl_assistant.act.intents import load_intents
+from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.classify.by_language import LanguageClassifiers
-from bnpl_assistant.classify.exemplars import EmbeddingCache, load_exemplars
+from bnpl_assistant.classify.exemplars import EmbeddingCache, Exemplar, load_exemplars
 from bnpl_assistant.kb.topics import TopicCatalog, load_topics
-from bnpl_assistant.kb.validate import load_knowledge
+from bnpl_assistant.kb.validate import KnowledgeBase, load_knowledge
 from bnpl_assistant.language import LanguageDetector
+from bnpl_assistant.policy import load_thresholds
 from bnpl_assistant.providers.base import ChatModel, Embedder, Summariser, as_summariser, as_tool_planner
 from bnpl_assistant.providers.factory import make_chat_model, make_embedder
 from bnpl_assistant.retrieve.articles import ArticleQuestions
@@ -77,16 +79,23 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     from bnpl_assistant.ingest import ingest
 
     embedder = make_embedder(settings)
-    store = VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
+    store = VectorStore(settings.index_dir, settings.index_collection, settings.chroma_url)
     report = ingest(settings, store, embedder, rebuild=rebuild, progress=progress)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
-    exemplars = load_exemplars(kb.articles, kb.topics.ids)
-    account_examples = [text for _, text in load_intents().exemplars]
+    exemplars = pack_exemplars(settings, kb)
+    intents = settings.pack.optional("account_intents.yaml")
+    account_examples = [text for _, text in load_intents(intents).exemplars] if intents else []
     texts = [e.text for e in exemplars]
     vectors = EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)[: len(texts)]
     if exemplars:  # nothing to train on: build_core reports it when the assistant is built
         LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
     return report
+
+
+def pack_exemplars(settings: Settings, kb: KnowledgeBase) -> list[Exemplar]:
+    """The classifier's training messages for the settings' pack: its tickets and articles, the gate examples."""
+    pack = settings.pack
+    return load_exemplars(kb.articles, kb.topics.ids, pack.ticket_files, pack.company)
 
 
 @dataclass(frozen=True)
@@ -112,15 +121,18 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     detector = LanguageDetector(settings.languages, settings.default_language)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     embedder = embedder or make_embedder(settings)
-    store = store or VectorStore(settings.index_dir, settings.collection, settings.chroma_url)
+    store = store or VectorStore(settings.index_dir, settings.index_collection, settings.chroma_url)
     search = HybridSearch(store, embedder.name)
     search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is loaded
     cache = EmbeddingCache(settings.cache_dir, embedder)
-    exemplars = load_exemplars(kb.articles, kb.topics.ids)
+    exemplars = pack_exemplars(settings, kb)
     vectors = cache.embed([e.text for e in exemplars])
     classifier = LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
     articles = ArticleQuestions.of(kb.articles, cache.embed)  # the exemplars' vectors: from the cache
-    return Core(settings, kb.topics, Understander(embedder, classifier, search), detector, cache, articles)
+    thresholds = load_thresholds(settings.pack.optional("thresholds.yaml"))
+    templates.use_pack(settings.pack)
+    return Core(settings, kb.topics, Understander(embedder, classifier, search, thresholds), detector, cache,
+                articles)
 
 
 def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None = None, accounts: bool = True,
@@ -139,11 +151,15 @@ def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None =
     database = open_database(db_path or settings.db_path)
     ensure_demo(database)
     service = AccountsService(database)
-    # Signed out, only a message naming an order or customer id gets the sign-in explanation; other
-    # account-flavoured questions ("where's my refund?") are answered from the FAQ.
-    agent = AccountAgent(service, core.understander.embedder.embed_query, signed_out="defer",
-                         embed_examples=core.cache.embed, planner=as_tool_planner(llm) if model_tools else None)
-    agent.warm()  # from the disk cache after the first start: milliseconds
+    intents = settings.pack.optional("account_intents.yaml")
+    agent = None
+    if intents is not None:  # a pack without account phrasings answers and hands off, and never acts
+        # Signed out, only a message naming an order or customer id gets the sign-in explanation; other
+        # account-flavoured questions ("where's my refund?") are answered from the FAQ.
+        agent = AccountAgent(service, core.understander.embedder.embed_query, signed_out="defer",
+                             data=load_intents(intents), embed_examples=core.cache.embed,
+                             planner=as_tool_planner(llm) if model_tools else None)
+        agent.warm()  # from the disk cache after the first start: milliseconds
     handoffs = handoff_store(settings, database, core.topics,
                              summariser=as_summariser(llm) if model_summaries else None)
     turn_log = ConversationLog(database) if log_turns else None

@@ -34,7 +34,7 @@ class NotSignedIn(AccountError):
     """No customer, or an unknown one, in the session."""
 
     def __init__(self) -> None:
-        super().__init__("Please sign in to your Hallon account first.")
+        super().__init__("Please sign in to your account first.")
 
 
 class PolicyRefused(AccountError):

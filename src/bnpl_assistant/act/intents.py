@@ -1,4 +1,4 @@
-"""Is a message an account request, and for which action: the intents data (``data/account_intents.yaml``:
+"""Is a message an account request, and for which action: the intents data (a pack's ``account_intents.yaml``:
 rules, labelled examples, what is deferred to the FAQ or a person) and the detector that reads it.
 
 Clear rules decide first; otherwise the nearest labelled examples on the e5 query vector, for messages
@@ -12,8 +12,6 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +37,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class IntentData:
-    """``data/account_intents.yaml``, compiled."""
+    """A pack's ``account_intents.yaml``, compiled."""
 
     topics: dict[str, str]
     rules: tuple[Rule, ...]
@@ -65,10 +63,10 @@ class Intent:
 
 
 def load_intents(path: Path | None = None) -> IntentData:
-    """Read and compile the account intents file (the package's own unless ``path`` is given).
+    """Read and compile an account intents file.
 
     Args:
-        path: another intents file (tests).
+        path: the file; default the demo pack's.
 
     Returns:
         The compiled rules, patterns and examples.
@@ -76,8 +74,12 @@ def load_intents(path: Path | None = None) -> IntentData:
     Raises:
         DataError: the file is malformed or names an unknown action or topic.
     """
-    where = str(path or "data/account_intents.yaml")
-    text = path.read_text(encoding="utf-8") if path else _package_text()
+    path = path or demo_intents_path()
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read the account intents file: {exc.strerror}", where) from exc
     try:
         raw = read_yaml(text) or {}
         compiled = [Rule(r["intent"], re.compile(r["pattern"], _I), bool(r.get("personal", False)))
@@ -102,9 +104,11 @@ def load_intents(path: Path | None = None) -> IntentData:
     return data
 
 
-@cache
-def _package_text() -> str:
-    return resources.files("bnpl_assistant").joinpath("data/account_intents.yaml").read_text(encoding="utf-8")
+def demo_intents_path() -> Path:
+    """The demo pack's account intents (the default pack's)."""
+    from bnpl_assistant.settings import default_pack_dir
+
+    return default_pack_dir() / "account_intents.yaml"
 
 
 class IntentDetector:

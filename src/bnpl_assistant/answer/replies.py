@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bnpl_assistant.answer import templates
 from bnpl_assistant.answer.compose import Composition, Question, compose
 from bnpl_assistant.conversation import Conversation, Outcome, Reply, Source, Turn
-from bnpl_assistant.kb.topics import TopicCatalog
+from bnpl_assistant.kb.topics import Topic, TopicCatalog
 from bnpl_assistant.languages import knowledge_language
 from bnpl_assistant.policy import Decision
 from bnpl_assistant.redact import redact
@@ -124,6 +124,12 @@ class ReplyWriter:
         return Reply(text=composition.text, outcome="answer", topic=topic, retrieved_topics=u.retrieved,
                      sources=sources_of(composition.passages), language=u.language, confidence=u.top[1],
                      reason="faq", note=note)
+
+    @staticmethod
+    def topic_answer(topic: Topic, u: Understanding) -> Reply:
+        """A pack topic's own short ``answer`` (the topic has no article to compose from)."""
+        return Reply(text=topic.answer or "", outcome="answer", topic=topic.id, retrieved_topics=u.retrieved,
+                     sources=[], language=u.language, confidence=u.top[1], reason="topic-answer")
 
     @staticmethod
     def model_job(composition: Composition, u: Understanding, conversation: Conversation) -> ModelJob:

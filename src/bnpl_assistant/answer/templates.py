@@ -1,14 +1,53 @@
 """Fixed reply lines per language (package data, not strings in logic): the assistant's own lines
-(``data/prompts/replies.yaml``) and the account actions' lines (``data/prompts/account_replies.yaml``)."""
+(``data/prompts/replies.yaml``) and the account actions' lines (``data/prompts/account_replies.yaml``).
+
+The lines name the company as ``{company}``; :func:`use_pack` fills in the pack's name and lays the pack's own
+``replies.yaml`` (same layout, any subset of lines) over the engine's. A process serves one pack at a time:
+``wiring.build_core`` calls it with the pack it loads."""
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bnpl_assistant.languages import FALLBACK
-from bnpl_assistant.yamlio import read_yaml
+from bnpl_assistant.yamlio import YAMLError, read_yaml
+
+if TYPE_CHECKING:
+    from bnpl_assistant.packs.pack import Pack
+
+_active: dict[str, Any] = {"company": "us", "overrides": {}}
+
+
+def use_pack(pack: Pack) -> None:
+    """Fill ``{company}`` with ``pack.company`` and use the pack's ``replies.yaml`` lines where it has them.
+
+    Raises:
+        DataError: the pack's ``replies.yaml`` is not valid YAML or not a mapping of languages.
+    """
+    from bnpl_assistant.errors import DataError
+
+    overrides: dict[str, Any] = {}
+    path: Path | None = pack.optional("replies.yaml")
+    if path is not None:
+        try:
+            overrides = dict(read_yaml(path.read_text(encoding="utf-8")) or {})
+        except (YAMLError, TypeError, ValueError) as exc:
+            raise DataError(f"invalid replies file: {exc}", str(path)) from exc
+    _active.update(company=pack.company, overrides=overrides)
+
+
+def company() -> str:
+    """The company name of the pack in use."""
+    return str(_active["company"])
+
+
+def with_company(text: str) -> str:
+    """``text`` with the pack's company name in place of ``{company}`` / ``{company_lc}``."""
+    name = company()
+    return text.replace("{company_lc}", name.lower().replace(" ", "")).replace("{company}", name)
 
 
 @cache
@@ -22,8 +61,11 @@ def _lines() -> dict[str, Any]:
 
 
 def _fill(table: dict[str, Any], key: str, language: str, values: dict[str, object]) -> str:
-    text = table.get(language, {}).get(key) or table["en"][key]
-    return str(text).format(**values) if values else str(text)
+    own = _active["overrides"]
+    text = ((own.get(language) or {}).get(key) or table.get(language, {}).get(key) or (own.get("en") or {}).get(key)
+            or table["en"][key])
+    text = with_company(str(text))
+    return text.format(**values) if values else text
 
 
 def line(key: str, language: str, **values: object) -> str:
@@ -55,5 +97,5 @@ def all_template_lines() -> list[str]:
     for lang, entries in _lines().items():
         if lang == "teams":
             continue
-        out.extend(str(v) for v in entries.values() if v)
+        out.extend(with_company(str(v)) for v in entries.values() if v)
     return out

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnpl_assistant.classify.exemplars import Exemplar
+from bnpl_assistant.classify.exemplars import NEUTRAL, Exemplar
 from bnpl_assistant.classify.intent import IntentClassifier, IntentScores
 from bnpl_assistant.classify.persist import (
     classifier_key,
@@ -31,8 +31,6 @@ from bnpl_assistant.classify.persist import (
     save_classifier,
 )
 from bnpl_assistant.languages import FALLBACK, knowledge_language
-
-NEUTRAL = "other"  # examples not tied to one language (exemplars.yaml's ``other`` lists)
 
 
 def language_groups(exemplars: list[Exemplar], languages: tuple[str, ...]) -> dict[str, list[int]]:

@@ -1,4 +1,4 @@
-"""Choose the policy thresholds on the project's own labelled data, and write ``data/thresholds.yaml``.
+"""Choose the policy thresholds on a pack's own labelled data, and write ``<pack>/thresholds.yaml``.
 
 Method: 5-fold cross-validation over the classifier exemplars (out-of-fold gate and topic probabilities),
 so every threshold is set on messages the fold's model did not see. For each rule we take the most
@@ -6,24 +6,24 @@ sensitive threshold whose false-trigger rate on support messages stays within a 
 - off-topic: refuse when P(off-topic) >= t, with at most 2% of support messages refused;
 - low confidence: refuse when the top topic's probability < t, with at most 1% of support messages refused;
 - hand-off and injection gates: at most 1% of support messages triggered.
-Evaluation sets are never used here. Run: ``python -m bnpl_assistant.classify.calibrate``.
+Evaluation sets are never used here. Run: ``python -m bnpl_assistant.classify.calibrate`` (the pack that
+``BNPL_PACK`` names; default the demo pack).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import yaml
 from sklearn.model_selection import StratifiedKFold
 
-from bnpl_assistant.classify.exemplars import EmbeddingCache, Exemplar, load_exemplars
+from bnpl_assistant.classify.exemplars import EmbeddingCache, Exemplar
 from bnpl_assistant.classify.intent import IntentClassifier
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.providers.factory import make_embedder
 from bnpl_assistant.settings import Settings
+from bnpl_assistant.wiring import pack_exemplars
 
 BUDGETS = {"offtopic": 0.02, "min_topic_prob": 0.01, "handoff": 0.01, "injection": 0.01}
 
@@ -56,7 +56,7 @@ def threshold_at(scores_support: np.ndarray, budget: float, higher_triggers: boo
 def calibrate(settings: Settings) -> dict[str, float]:
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     embedder = make_embedder(settings)
-    exemplars = load_exemplars(kb.articles, kb.topics.ids)
+    exemplars = pack_exemplars(settings, kb)
     vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
     gate, top, names = out_of_fold(exemplars, vectors)
     support = np.array([e.gate == "support" for e in exemplars])
@@ -76,7 +76,7 @@ def calibrate(settings: Settings) -> dict[str, float]:
 def main() -> None:
     settings = Settings()
     values = calibrate(settings)
-    path = Path(str(resources.files("bnpl_assistant").joinpath("data/thresholds.yaml")))
+    path = settings.pack.root / "thresholds.yaml"
     header = (f"# Decision thresholds for bnpl_assistant.policy, chosen by `python -m "
               f"bnpl_assistant.classify.calibrate`\n# on {dt.date.today().isoformat()} from 5-fold out-of-fold "
               f"scores of the classifier exemplars\n# (never an evaluation set). Budgets of false triggers on "

@@ -1,7 +1,9 @@
 """Labelled training messages for the classifiers, and a disk cache of their embeddings.
 
-Sources, all written for this project: ``data/exemplars.yaml`` and the ``questions`` / titles in the
-knowledge articles' front matter. Evaluation sets are never read here.
+Sources: the engine's generic gate examples (``data/gates.yaml``: requests for a person, off-topic messages,
+injection attempts, in many languages), the pack's labelled tickets (``tickets/*.jsonl|csv``: its topics, and
+its own ``out_of_scope`` and ``handoff`` examples) and the titles / ``questions`` of the pack's articles.
+Evaluation sets are never read here.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,16 @@ import numpy as np
 
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.kb.articles import Article
+from bnpl_assistant.packs.tickets import HANDOFF, OUT_OF_SCOPE, LabelledTicket, read_tickets
 from bnpl_assistant.providers.base import Embedder
 from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 log = logging.getLogger(__name__)
 
 GATE_LABELS = ("support", "handoff", "offtopic", "injection")
+GATES_FILE = "data/gates.yaml"
+NEUTRAL = "other"  # a ticket without a language: it trains every language's classifier
+TICKET_GATES = {OUT_OF_SCOPE: "offtopic", HANDOFF: "handoff"}
 
 
 @dataclass(frozen=True)
@@ -33,40 +40,49 @@ class Exemplar:
     language: str
 
 
-EXEMPLAR_FILES = ("data/exemplars.yaml", "data/exemplars_contrast.yaml", "data/exemplars_native.yaml")
+@cache
+def gates_text() -> str:
+    """The engine's gate examples file, as text (also part of the stored classifier's key)."""
+    return resources.files("bnpl_assistant").joinpath(GATES_FILE).read_text(encoding="utf-8")
 
 
-def _read(path: Path | None, name: str) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8") if path else (
-        resources.files("bnpl_assistant").joinpath(name).read_text(encoding="utf-8"))
+def gate_exemplars(company: str) -> list[Exemplar]:
+    """The generic gate examples, with the pack's company name filled in."""
     try:
-        raw = read_yaml(text) or {}
+        raw: Any = read_yaml(gates_text()) or {}
     except YAMLError as exc:
-        raise DataError(f"invalid exemplars file: {exc}", str(path or name)) from exc
-    if not isinstance(raw, dict):
-        raise DataError("exemplars file must be a mapping", str(path or name))
-    return raw
+        raise DataError(f"invalid gates file: {exc}", GATES_FILE) from exc
+    out: list[Exemplar] = []
+    for gate, by_lang in (raw.get("gates") or {}).items():
+        if gate not in GATE_LABELS:
+            raise DataError(f"unknown gate class '{gate}'", GATES_FILE)
+        for lang, texts in (by_lang or {}).items():
+            for text in texts or []:
+                filled = str(text).replace("{company_lc}", company.lower()).replace("{company}", company)
+                out.append(Exemplar(filled.strip(), None, gate, lang))
+    return out
 
 
-def load_exemplars(articles: list[Article], topic_ids: list[str], paths: list[Path] | None = None
-                   ) -> list[Exemplar]:
-    """Every labelled message, deduplicated and sorted (deterministic training)."""
-    sources = [(p, str(p)) for p in paths] if paths else [(None, n) for n in EXEMPLAR_FILES]
+def ticket_exemplar(ticket: LabelledTicket) -> Exemplar:
+    """A pack ticket as a training message: a topic's support example, or a gate example."""
+    gate = TICKET_GATES.get(ticket.label)
+    return Exemplar(ticket.text, None if gate else ticket.label, gate or "support", ticket.language or NEUTRAL)
+
+
+def load_exemplars(articles: list[Article], topic_ids: list[str], ticket_files: list[Path] | None = None,
+                   company: str = "the company") -> list[Exemplar]:
+    """Every labelled message, deduplicated (the first label of a text wins) and sorted (deterministic training).
+
+    Args:
+        articles: the pack's articles (their titles and listed questions are examples of their topic).
+        topic_ids: the pack's topics; a ticket naming another label is an error.
+        ticket_files: the pack's labelled tickets.
+        company: the pack's company name, for the gate examples that name it.
+    """
     out: dict[str, Exemplar] = {}
-    for path, name in sources:
-        raw = _read(path, name)
-        for topic, by_lang in (raw.get("topics") or {}).items():
-            if topic not in topic_ids:
-                raise DataError(f"exemplars name unknown topic '{topic}'", name)
-            for lang, texts in (by_lang or {}).items():
-                for text in texts or []:
-                    out.setdefault(text.strip(), Exemplar(text.strip(), topic, "support", lang))
-        for gate, by_lang in (raw.get("special") or {}).items():
-            if gate not in GATE_LABELS:
-                raise DataError(f"unknown special class '{gate}'", name)
-            for lang, texts in (by_lang or {}).items():
-                for text in texts or []:
-                    out.setdefault(text.strip(), Exemplar(text.strip(), None, gate, lang))
+    tickets = read_tickets(ticket_files or [], set(topic_ids))
+    for exemplar in [*map(ticket_exemplar, tickets), *gate_exemplars(company)]:
+        out.setdefault(exemplar.text, exemplar)
     for art in articles:
         for text in (art.title, *art.questions):
             out.setdefault(text.strip(), Exemplar(text.strip(), art.topic, "support", art.language))

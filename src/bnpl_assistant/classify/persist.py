@@ -2,7 +2,8 @@
 
 Training takes 12-14 s on 2 cores; loading the file takes a fraction of a second. The file is
 ``DATA_DIR/cache/classifier-<key>.pickle``, where the key is a hash of everything training reads: the
-exemplars (text, topic, gate, language), the content of the packaged exemplar files, the exemplar vectors
+exemplars (text, topic, gate, language: the pack's tickets and articles and the engine's gate examples),
+the content of the gate examples file, the exemplar vectors
 and the embedder's name, the hyper-parameters, the classifier's source code and the scikit-learn and numpy
 versions. Change any of them and the next start trains again and replaces the file (as the index is rebuilt
 when its inputs change).
@@ -23,13 +24,13 @@ import os
 import pickle
 import tempfile
 from collections.abc import Collection
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
 from bnpl_assistant.classify import intent
-from bnpl_assistant.classify.exemplars import EXEMPLAR_FILES, Exemplar
+from bnpl_assistant.classify.exemplars import Exemplar, gates_text
 from bnpl_assistant.classify.intent import HYPER_PARAMETERS, IntentClassifier
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,6 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _packaged_bytes(name: str) -> bytes:
-    try:
-        return resources.files("bnpl_assistant").joinpath(name).read_bytes()
-    except OSError:
-        return b""
 
 
 def _source_bytes() -> bytes:
@@ -77,8 +71,7 @@ def classifier_key(exemplars: list[Exemplar], vectors: np.ndarray, embedder_name
         "exemplars": [[e.text, e.topic, e.gate, e.language] for e in exemplars],
     }
     digest.update(json.dumps(header, sort_keys=True, ensure_ascii=False).encode())
-    for name in EXEMPLAR_FILES:
-        digest.update(hashlib.sha256(_packaged_bytes(name)).digest())
+    digest.update(hashlib.sha256(gates_text().encode()).digest())
     digest.update(hashlib.sha256(_source_bytes()).digest())
     array = np.ascontiguousarray(vectors)
     digest.update(f"{array.dtype.str}{array.shape}".encode())

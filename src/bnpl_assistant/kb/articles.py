@@ -119,8 +119,11 @@ def _front_matter(path: Path, lines: list[str], end: int) -> dict[Any, Any]:
 
 
 def article_files(knowledge_dir: Path) -> list[Path]:
-    """Every article file, sorted: ``<knowledge_dir>/<language>/*.md``."""
-    return sorted(p for p in knowledge_dir.glob("*/*.md") if p.is_file())
+    """Every article file of a pack, sorted: ``<pack>/articles/<language>/*.md``, or ``<pack>/<language>/*.md``
+    for a pack without an ``articles`` folder (the demo pack's layout)."""
+    folder = knowledge_dir / "articles"
+    root = folder if folder.is_dir() else knowledge_dir
+    return sorted(p for p in root.glob("*/*.md") if p.is_file() and p.parent.name != "tickets")
 
 
 def load_articles(knowledge_dir: Path) -> list[Article]:

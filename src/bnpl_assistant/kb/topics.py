@@ -1,4 +1,4 @@
-"""Support topics from ``knowledge/topics.yaml``."""
+"""Support topics from a pack's ``topics.yaml`` (the demo pack's is ``knowledge/topics.yaml``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class Topic:
     # The topic is about an account that is not the writer's own (the account holder has died): a message
     # about a relative's account that lands on it goes to its team instead of being declined.
     others_account: bool = False
+    title: str = ""  # a short name (packs); the scope stands in when there is none
+    answer: str | None = None  # a short answer for a topic that has no article (packs)
 
 
 class TopicCatalog:
@@ -60,7 +62,7 @@ def load_topics(path: Path) -> TopicCatalog:
         DataError: the file is missing or a topic entry is invalid.
     """
     if not path.exists():
-        raise DataError("topics file not found; point BNPL_KNOWLEDGE_DIR at the knowledge folder", str(path))
+        raise DataError("topics file not found; point BNPL_PACK at a pack folder (see docs/packs.md)", str(path))
     try:
         raw = read_yaml(path.read_text(encoding="utf-8")) or {}
     except YAMLError as exc:
@@ -72,8 +74,9 @@ def load_topics(path: Path) -> TopicCatalog:
     topics: list[Topic] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not {"id", "category", "scope", "outcome"} <= entry.keys():
-            raise DataError(f"topic #{i + 1} needs id, category, scope and outcome", str(path))
+        if not isinstance(entry, dict) or not {"id", "category", "outcome"} <= entry.keys() or not (
+                entry.get("scope") or entry.get("title")):
+            raise DataError(f"topic #{i + 1} needs id, category, outcome and a title or scope", str(path))
         if entry["outcome"] not in TOPIC_OUTCOMES:
             raise DataError(f"topic {entry['id']}: outcome must be one of {TOPIC_OUTCOMES}", str(path))
         if entry["outcome"] == "escalate" and not entry.get("team"):
@@ -85,11 +88,13 @@ def load_topics(path: Path) -> TopicCatalog:
             Topic(
                 id=str(entry["id"]),
                 category=str(entry["category"]),
-                scope=str(entry["scope"]),
+                scope=str(entry.get("scope") or entry["title"]),
                 outcome=str(entry["outcome"]),
                 team=entry.get("team"),
                 priority=int(entry.get("priority", 5)),
                 others_account=bool(entry.get("others_account", False)),
+                title=str(entry.get("title") or entry.get("scope")),
+                answer=str(entry["answer"]).strip() if entry.get("answer") else None,
             )
         )
     return TopicCatalog(topics)

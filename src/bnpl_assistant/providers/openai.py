@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import SecretStr
 
+from bnpl_assistant.answer import templates
 from bnpl_assistant.conversation import Turn
 from bnpl_assistant.errors import ConfigError, ProviderError
 from bnpl_assistant.providers.base import STREAM, SUMMARIES, TOOLS, Capability
@@ -42,8 +43,13 @@ SERVER_ERROR = 500  # this status and above are retried
 
 
 @cache
-def _prompt(name: str) -> str:
+def _prompt_text(name: str) -> str:
     return resources.files("bnpl_assistant").joinpath(f"data/prompts/{name}").read_text(encoding="utf-8")
+
+
+def _prompt(name: str) -> str:
+    """A model prompt, with the pack's company name in it."""
+    return templates.with_company(_prompt_text(name))
 
 
 def _api_key(settings: Settings) -> SecretStr:

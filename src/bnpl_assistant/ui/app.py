@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from bnpl_assistant.answer import templates
 from bnpl_assistant.languages import LANGUAGES as ALL_LANGUAGES
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.support.agents import AgentDesk
@@ -54,9 +55,10 @@ def build_app(desk: SupportDesk, settings: Settings, agents: AgentDesk | None = 
     """
     customers = [("Signed out", ""), *desk.demo_customers()]
 
-    with gr.Blocks(title="Hallon support assistant", analytics_enabled=False) as app:
-        gr.Markdown("# Hallon support\nA prototype assistant for **Hallon**, a fictional buy-now-pay-later "
-                    "company. Answers come from Hallon's FAQ with sources; a person is always one click away.")
+    company = templates.company()
+    with gr.Blocks(title=f"{company} support assistant", analytics_enabled=False) as app:
+        gr.Markdown(f"# {company} support\nA prototype support assistant for **{company}**. Answers come from "
+                    f"{company}'s help center with sources; a person is always one click away.")
         session = gr.State(None)
         _customer_tab(desk, session, customers, app)
         agent_desk_tab(desk, agents)

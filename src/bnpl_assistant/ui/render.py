@@ -6,6 +6,7 @@ import html
 import re
 from typing import Any
 
+from bnpl_assistant.answer import templates
 from bnpl_assistant.conversation import Reply
 
 BADGES = {
@@ -123,8 +124,8 @@ def deflection_markdown(data: dict[str, Any] | None) -> str:
 def live_message(message: Any) -> dict[str, str]:
     """A desk-side chat message (agent or system) as a chat bubble; the text is shown inert, whoever wrote it."""
     if message.role == "agent":
-        return {"role": "assistant", "content": f"**{inert(message.author or 'Agent')} (Hallon team):** "
-                                                f"{inert(message.text)}"}
+        who = f"{inert(message.author or 'Agent')} ({inert(templates.company())} team)"
+        return {"role": "assistant", "content": f"**{who}:** {inert(message.text)}"}
     return {"role": "assistant", "content": f"_{inert(message.text)}_"}
 
 
