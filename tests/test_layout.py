@@ -18,6 +18,7 @@ ADAPTERS = {
     "langchain_openai": "providers",
     "chromadb": "store.py",
     "gradio": "ui",
+    "bs4": "packs/html_text.py",
 }
 
 
