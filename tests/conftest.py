@@ -48,7 +48,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    for key in ("BNPL_LLM", "BNPL_CHROMA_URL", "BNPL_EMBEDDER", "BNPL_HANDOFF_WEBHOOK"):
+    for key in ("BNPL_LLM", "BNPL_CHROMA_URL", "BNPL_EMBEDDER", "BNPL_HANDOFF_WEBHOOK", "BNPL_PACK",
+                "BNPL_KNOWLEDGE_DIR"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "bnpl-data"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

@@ -20,6 +20,7 @@ from bnpl_assistant.classify.intent import IntentClassifier
 from bnpl_assistant.classify.ngrams import Analyzer
 from bnpl_assistant.kb.validate import load_knowledge
 from bnpl_assistant.languages import SUPPORTED
+from bnpl_assistant.packs.pack import load_pack
 from conftest import KNOWLEDGE, REPO
 
 EMBEDDER = "fake:fixed-random"
@@ -33,7 +34,7 @@ def training() -> tuple[list[Exemplar], np.ndarray]:
     """Every eighth real exemplar (each gate class kept) and fixed random vectors: a small, quick training
     set that goes through exactly the code the full one does."""
     kb = load_knowledge(KNOWLEDGE, SUPPORTED)
-    exemplars = load_exemplars(kb.articles, kb.topics.ids)
+    exemplars = load_exemplars(kb.articles, kb.topics.ids, load_pack(KNOWLEDGE).ticket_files, "Hallon")
     subset = exemplars[::8]
     assert set(GATE_LABELS) <= {e.gate for e in subset}
     vectors = np.random.default_rng(7).normal(size=(len(subset), 384)).astype(np.float32)

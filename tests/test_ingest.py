@@ -81,7 +81,7 @@ def test_ingest_cli_prints_counts(tiny_kb: Path, tmp_path: Path, monkeypatch: py
     from bnpl_assistant.cli import app
 
     monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "cli"))
-    monkeypatch.setattr("bnpl_assistant.wiring.load_exemplars", lambda articles, ids: [])
+    monkeypatch.setattr("bnpl_assistant.wiring.load_exemplars", lambda *args: [])
     result = CliRunner().invoke(app, ["ingest", "--knowledge", str(tiny_kb)])
     assert result.exit_code == 0, result.output
     assert "8" in result.output and "unchanged" in result.output

@@ -5,7 +5,7 @@ Built once at the edge (CLI, app start) and passed down; library code never read
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -32,6 +32,12 @@ def default_pack_dir() -> Path:
     if (repo_root / "knowledge" / "topics.yaml").exists():
         return repo_root / "knowledge"
     return Path("knowledge")
+
+
+@lru_cache(maxsize=16)
+def _read_pack(root: Path, modified_ns: int) -> Pack:
+    """``load_pack``, read again only when ``pack.yaml`` changes."""
+    return load_pack(root)
 
 
 class Settings(BaseSettings):
@@ -83,13 +89,14 @@ class Settings(BaseSettings):
                 self.support_timezone = pack.support_timezone
         return self
 
-    @cached_property
+    @property
     def pack(self) -> Pack:
         """The pack's ``pack.yaml``; for a bare knowledge folder without one (topics and articles only), a pack
         named after the folder with the settings' languages."""
-        if not (self.knowledge_dir / "pack.yaml").is_file():
+        path = self.knowledge_dir / "pack.yaml"
+        if not path.is_file():
             return bare_pack(self.knowledge_dir, self.languages)
-        return load_pack(self.knowledge_dir)
+        return _read_pack(self.knowledge_dir, path.stat().st_mtime_ns)
 
     @property
     def pack_name(self) -> str:

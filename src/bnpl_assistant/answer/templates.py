@@ -18,7 +18,7 @@ from bnpl_assistant.yamlio import YAMLError, read_yaml
 if TYPE_CHECKING:
     from bnpl_assistant.packs.pack import Pack
 
-_active: dict[str, Any] = {"company": "us", "overrides": {}}
+_active: dict[str, Any] = {"company": "us", "hours": "", "overrides": {}}
 
 
 def use_pack(pack: Pack) -> None:
@@ -36,7 +36,10 @@ def use_pack(pack: Pack) -> None:
             overrides = dict(read_yaml(path.read_text(encoding="utf-8")) or {})
         except (YAMLError, TypeError, ValueError) as exc:
             raise DataError(f"invalid replies file: {exc}", str(path)) from exc
-    _active.update(company=pack.company, overrides=overrides)
+    from bnpl_assistant.support.hours import DEFAULT_HOURS, DEFAULT_TIMEZONE
+
+    hours = f"{pack.support_hours or DEFAULT_HOURS}, {pack.support_timezone or DEFAULT_TIMEZONE}"
+    _active.update(company=pack.company, hours=hours, overrides=overrides)
 
 
 def company() -> str:
@@ -45,9 +48,11 @@ def company() -> str:
 
 
 def with_company(text: str) -> str:
-    """``text`` with the pack's company name in place of ``{company}`` / ``{company_lc}``."""
+    """``text`` with the pack's company name in place of ``{company}`` / ``{company_lc}`` and its support hours in
+    place of ``{hours}``."""
     name = company()
-    return text.replace("{company_lc}", name.lower().replace(" ", "")).replace("{company}", name)
+    return (text.replace("{company_lc}", name.lower().replace(" ", "")).replace("{company}", name)
+            .replace("{hours}", str(_active["hours"])))
 
 
 @cache

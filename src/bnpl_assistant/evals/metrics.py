@@ -169,6 +169,23 @@ def bootstrap(rows: list[Row], statistic: Callable[[list[Row]], float], seed: in
     return {"value": value, "low": low, "high": high, "n": n}
 
 
+def open_set(rows: list[Row]) -> dict[str, float]:
+    """Intent detection with out-of-scope messages (as in BANKING77-OOS / CLINC150): in-scope accuracy (the
+    topic is right and the message is not refused), out-of-scope recall (``refuse`` tickets refused) and the
+    Matthews correlation of "refused" against "should be refused"."""
+    in_scope = [r for r in rows if r.get("expected_topic") and r.get("expected_outcome") != "refuse"]
+    oos = [r for r in rows if r.get("expected_outcome") == "refuse"]
+    tp = sum(r["outcome"] == "refuse" for r in oos)
+    fn = len(oos) - tp
+    fp = sum(r["outcome"] == "refuse" for r in in_scope)
+    tn = len(in_scope) - fp
+    denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return {"in_scope_accuracy": rate(topic_at_1(r) and r["outcome"] != "refuse" for r in in_scope),
+            "out_of_scope_recall": rate(r["outcome"] == "refuse" for r in oos),
+            "mcc": (tp * tn - fp * fn) / denominator if denominator else NAN,
+            "n_in_scope": len(in_scope), "n_out_of_scope": len(oos)}
+
+
 def group_by(rows: list[Row], key: Callable[[Row], str | None]) -> dict[str, list[Row]]:
     groups: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
@@ -209,4 +226,5 @@ def summary(rows: list[Row], with_ci: bool = True) -> dict[str, Any]:
     tools = [r for r in rows if r.get("expected_tool")]
     out["tool_accuracy"] = rate(r.get("tool") == r["expected_tool"] for r in tools)
     out["outcomes"] = dict(Counter(r["outcome"] for r in rows))
+    out["open_set"] = open_set(rows)
     return out

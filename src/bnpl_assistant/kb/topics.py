@@ -27,6 +27,7 @@ class Topic:
     others_account: bool = False
     title: str = ""  # a short name (packs); the scope stands in when there is none
     answer: str | None = None  # a short answer for a topic that has no article (packs)
+    intent_only: bool = False  # known from labelled tickets only: no article expected (packs)
 
 
 class TopicCatalog:
@@ -95,6 +96,7 @@ def load_topics(path: Path) -> TopicCatalog:
                 others_account=bool(entry.get("others_account", False)),
                 title=str(entry.get("title") or entry.get("scope")),
                 answer=str(entry["answer"]).strip() if entry.get("answer") else None,
+                intent_only=bool(entry.get("intent_only", False)),
             )
         )
     return TopicCatalog(topics)

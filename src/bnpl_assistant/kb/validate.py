@@ -86,12 +86,12 @@ def _article_problems(art: Article, languages: tuple[str, ...], topics: TopicCat
 
 def _uncovered_topics(knowledge_dir: Path, topics: TopicCatalog, kb_languages: list[str],
                       by_lang_topic: dict[str, set[str]]) -> list[Problem]:
-    """One problem for each topic that has articles, but none in one of the knowledge base's languages. A
-    pack's topic with no article at all (an intent known only from labelled tickets) is allowed: it answers
-    with its short ``answer`` or goes to a person."""
-    covered = set().union(*by_lang_topic.values()) if by_lang_topic else set()
+    """One problem for each topic without an article in one of the knowledge base's languages. A topic that
+    has no article at all is allowed when it says so: ``intent_only: true`` (an intent known from labelled
+    tickets: it answers with its short ``answer`` or goes to a person) or an ``answer`` of its own."""
     return [Problem(str(knowledge_dir / "topics.yaml"), 1, f"topic '{topic.id}' has no article in '{lang}'")
-            for lang in kb_languages for topic in topics if topic.id in covered and topic.id not in by_lang_topic[lang]]
+            for lang in kb_languages for topic in topics
+            if topic.id not in by_lang_topic[lang] and not (topic.intent_only or topic.answer)]
 
 
 def _twin_problems(art: Article, kb_languages: list[str], ids_by_lang: dict[str, set[str]],

@@ -102,10 +102,11 @@ def assemble(pack_dir: Path, inputs: Inputs, detect: Callable[[str], str]) -> Pa
             entries = list(raw.get("topics") or [])
         known = {str(e.get("id")) for e in entries if isinstance(e, dict)}
 
-        def add_topic(topic_id: str, title: str, category: str) -> None:
+        def add_topic(topic_id: str, title: str, category: str, intent_only: bool = False) -> None:
             if topic_id not in known:
                 known.add(topic_id)
-                entries.append({"id": topic_id, "title": title, "category": category, "outcome": "answer"})
+                entries.append({"id": topic_id, "title": title, "category": category, "outcome": "answer",
+                                **({"intent_only": True} if intent_only else {})})
 
         today = dt.date.today().isoformat()
         grouped = sum(1 for d in inputs.docs if d.topic_hint) == len(inputs.docs) and inputs.docs
@@ -119,13 +120,15 @@ def assemble(pack_dir: Path, inputs: Inputs, detect: Callable[[str], str]) -> Pa
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{doc.id}.md").write_text(_article_text(doc, topic, language, today), encoding="utf-8")
         taken = {p.name for p in (stage / "tickets").glob("*")} if (stage / "tickets").is_dir() else set()
-        for path, rows in inputs.tickets.items():
-            for row in rows:
-                if row.label not in SPECIAL_LABELS:
-                    add_topic(row.label, row.label.replace("_", " ").replace("-", " "), "intents")
-                languages[row.language or "en"] += 1
+        for path in inputs.tickets:
             (stage / "tickets").mkdir(exist_ok=True)
             shutil.copyfile(path, stage / "tickets" / _ticket_file_name(path, taken))
+        # Every label of the pack's tickets (those it had and those just added) that is not a topic becomes one.
+        staged = sorted(p for p in (stage / "tickets").glob("*") if p.suffix in (".jsonl", ".csv"))
+        for row in read_tickets(staged, None) if staged else []:
+            if row.label not in SPECIAL_LABELS:
+                add_topic(row.label, row.label.replace("_", " ").replace("-", " "), "intents", intent_only=True)
+            languages[row.language or "en"] += 1
         if entries:
             topics_path.write_text("# Topics of this pack (see docs/packs.md); onboarding adds one per new label "
                                    "or help-center folder.\n" + yaml.safe_dump({"topics": entries}, sort_keys=False,
@@ -134,14 +137,23 @@ def assemble(pack_dir: Path, inputs: Inputs, detect: Callable[[str], str]) -> Pa
             name = slug(pack_dir.resolve().name)[:60]
             langs = [code for code, _ in languages.most_common()] or ["en"]
             write_pack_yaml(stage, name if NAME.match(name) else "pack", pack_dir.resolve().name, langs, langs[0])
-        _check(stage)
+        _check(stage, pack_dir)
         return stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
 
 
-def _check(stage: Path) -> None:
+def _check(stage: Path, pack_dir: Path) -> None:
+    """The staged pack validates (problems are reported with the pack's own paths)."""
+    try:
+        _validate(stage)
+    except DataError as exc:
+        where = exc.path.replace(str(stage), str(pack_dir)) if exc.path else str(pack_dir)
+        raise DataError(str(exc).split(": ", 1)[-1] if exc.path else str(exc), where, exc.line) from exc
+
+
+def _validate(stage: Path) -> None:
     pack = load_pack(stage)
     if not (stage / "topics.yaml").is_file():
         raise DataError("a pack with no tickets and no articles: give --docs and/or --tickets", str(stage))
@@ -149,7 +161,7 @@ def _check(stage: Path) -> None:
     kb, problems = check_knowledge(stage, pack.languages)
     if problems or kb is None:
         first = problems[0]
-        raise DataError(first.message, first.path.replace(str(stage), "<pack>"), first.line)
+        raise DataError(first.message, first.path, first.line)
     if not kb.articles and not pack.ticket_files:
         raise DataError("a pack with no tickets and no articles: give --docs and/or --tickets", str(stage))
     read_tickets(pack.ticket_files, set(topics.ids))
