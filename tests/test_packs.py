@@ -113,6 +113,12 @@ def test_pack_yaml_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "pack.yaml").write_text("name: ok\nlanguages: [en]\nfallback_language: de\n", encoding="utf-8")
     with pytest.raises(DataError, match="fallback_language 'de' is not among"):
         load_pack(tmp_path)
+    (tmp_path / "pack.yaml").write_text("name: ok\nsupport_hours: {hours: 'mon-fri 09:00-25:00'}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not HH:MM within a day"):
+        load_pack(tmp_path)
+    (tmp_path / "pack.yaml").write_text("name: ok\nsupport_hours: {timezone: Mars/Olympus}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="unknown time zone"):
+        load_pack(tmp_path)
     (tmp_path / "pack.yaml").write_text("name: ok\nlanguages: [en\n", encoding="utf-8")
     with pytest.raises(DataError, match="invalid YAML"):
         load_pack(tmp_path)

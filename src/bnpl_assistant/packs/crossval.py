@@ -10,9 +10,14 @@ figures are what the policy's gate and confidence rules decide on the out-of-fol
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
+import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +41,7 @@ class OutOfFold:
     """Every pack ticket's label and its out-of-fold scores."""
 
     labels: list[str]  # topic id | out_of_scope | handoff
+    texts: list[str]
     sources: list[str]  # the tickets file each came from (its name)
     gate: dict[str, np.ndarray]  # gate class -> probability per ticket
     top_topic: list[str]
@@ -48,17 +54,64 @@ def _stratify(labels: list[str], folds: int) -> list[str]:
     return [label if counts[label] >= folds else "__rare__" for label in labels]
 
 
+FoldOutput = tuple[list[dict[str, float]], list[str], list[float], float]  # gates, top topics, probs, s
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """One fold's job: train without ``held`` (indexes into the exemplars), score ``held``."""
+
+    held: list[int]
+
+
+_JOB: dict[str, Any] = {}  # the training data, set before the worker processes fork (not pickled per fold)
+
+
+def _run_fold(fold: _Fold) -> FoldOutput:
+    exemplars, vectors, train = _JOB["exemplars"], _JOB["vectors"], _JOB["train"]
+    held = set(fold.held)
+    keep = [i for i in range(len(exemplars)) if i not in held]
+    started = time.perf_counter()
+    model = train([exemplars[i] for i in keep], vectors[keep])
+    seconds = time.perf_counter() - started
+    gates, tops, probs = [], [], []
+    for i in fold.held:
+        scores = model.score(vectors[i], exemplars[i].text)
+        best = int(np.argmax(scores.topic_probs))
+        gates.append(dict(scores.gate))
+        tops.append(scores.topic_ids[best])
+        probs.append(float(scores.topic_probs[best]))
+    return gates, tops, probs, seconds
+
+
+def _run_folds(jobs: list[_Fold], workers: int, progress: Progress | None) -> list[FoldOutput]:
+    """Every fold's output, in fold order (forked worker processes when ``workers`` > 1)."""
+    if workers == 1:
+        outputs = []
+        for k, job in enumerate(jobs):
+            if progress:
+                progress("cross-validating", k, len(jobs))
+            outputs.append(_run_fold(job))
+        return outputs
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_run_fold, job) for job in jobs]
+        for k, _ in enumerate(concurrent.futures.as_completed(futures)):
+            if progress:
+                progress("cross-validating", k + 1, len(jobs))
+        return [f.result() for f in futures]
+
+
 def out_of_fold(exemplars: list[Exemplar], vectors: np.ndarray, ticket_rows: list[int], sources: list[str],
                 labels: list[str], folds: int = FOLDS, progress: Progress | None = None,
-                train: Callable[[list[Exemplar], np.ndarray], IntentClassifier] = IntentClassifier) -> OutOfFold:
+                train: Callable[[list[Exemplar], np.ndarray], IntentClassifier] = IntentClassifier,
+                workers: int | None = None) -> OutOfFold:
     """Score every pack ticket (``exemplars[ticket_rows[i]]``, label ``labels[i]``) with a classifier trained
-    without its fold.
+    without its fold. The folds train in parallel, one process per core (``workers``; 1: in this process).
 
     Raises:
         ValueError: fewer tickets than folds.
     """
-    import time
-
     from sklearn.model_selection import StratifiedKFold
 
     if len(ticket_rows) < folds:
@@ -67,25 +120,24 @@ def out_of_fold(exemplars: list[Exemplar], vectors: np.ndarray, ticket_rows: lis
     if Counter(strata)["__rare__"] and Counter(strata)["__rare__"] < folds:  # too few rare ones to split
         strata = [s if s != "__rare__" else max(set(strata) - {"__rare__"}, key=strata.count) for s in strata]
     n = len(ticket_rows)
-    result = OutOfFold(labels, sources, {}, [""] * n, np.zeros(n))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
+    result = OutOfFold(labels, [exemplars[i].text for i in ticket_rows], sources, {}, [""] * n, np.zeros(n))
     rows = np.asarray(ticket_rows)
-    for k, (_, held) in enumerate(splitter.split(np.zeros(n), strata)):
-        if progress:
-            progress("cross-validating", k, folds)
-        held_rows = set(rows[held].tolist())
-        keep = [i for i in range(len(exemplars)) if i not in held_rows]
-        started = time.perf_counter()
-        model = train([exemplars[i] for i in keep], vectors[keep])
-        result.fit_seconds.append(time.perf_counter() - started)
-        for j in held:
-            i = int(rows[j])
-            scores = model.score(vectors[i], exemplars[i].text)
-            for name, value in scores.gate.items():
+    splits = [held for _, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(
+        np.zeros(n), strata)]
+    jobs = [_Fold(rows[held].tolist()) for held in splits]
+    _JOB.update(exemplars=exemplars, vectors=vectors, train=train)
+    workers = max(1, min(folds, workers if workers is not None else (os.cpu_count() or 1)))
+    try:
+        outputs = _run_folds(jobs, workers, progress)
+    finally:
+        _JOB.clear()
+    for held, (gates, tops, probs, seconds) in zip(splits, outputs, strict=True):
+        result.fit_seconds.append(seconds)
+        for j, gate, top, prob in zip(held, gates, tops, probs, strict=True):
+            for name, value in gate.items():
                 result.gate.setdefault(name, np.zeros(n))[j] = value
-            best = int(np.argmax(scores.topic_probs))
-            result.top_topic[j] = scores.topic_ids[best]
-            result.top_prob[j] = float(scores.topic_probs[best])
+            result.top_topic[j] = top
+            result.top_prob[j] = prob
     if progress:
         progress("cross-validating", folds, folds)
     return result
@@ -112,23 +164,23 @@ def choose_thresholds(oof: OutOfFold, budgets: dict[str, float] | None = None,
 
 
 def decisions(oof: OutOfFold, topics: TopicCatalog, th: Thresholds) -> list[tuple[str, str | None]]:
-    """(outcome, topic) per ticket: the policy's gate and confidence rules on the out-of-fold scores."""
+    """(outcome, topic) per ticket: the serving policy (``policy.decide``) on each ticket's out-of-fold scores
+    and its rule signals, as a first message of a signed-out conversation (no account action, no follow-up)."""
+    from bnpl_assistant.policy import Signals, decide
+    from bnpl_assistant.understand import RuleSignals
+
     out: list[tuple[str, str | None]] = []
-    for j in range(len(oof.labels)):
-        gate = {name: float(values[j]) for name, values in oof.gate.items()}
-        topic = topics.get(oof.top_topic[j])
-        confident = oof.top_prob[j] >= th.min_topic_prob
-        off = gate.get("offtopic", 0.0) >= th.offtopic
-        if gate.get("injection", 0.0) >= th.injection:
-            out.append(("refuse", None))
-        elif gate.get("handoff", 0.0) >= th.handoff:
-            out.append(("escalate", None))
-        elif topic is not None and topic.outcome == "escalate" and confident and not off:
-            out.append(("escalate", topic.id))
-        elif off or not confident or topic is None:
-            out.append(("refuse", None))
-        else:
-            out.append(("answer", topic.id))
+    for j, text in enumerate(oof.texts):
+        r = RuleSignals.of(text)
+        signals = Signals(
+            injection_rule=r.injection, other_person=r.other_person, human_rule=r.human,
+            gate={name: float(values[j]) for name, values in oof.gate.items()}, topic=oof.top_topic[j],
+            topic_prob=float(oof.top_prob[j]), dense_top=1.0, failures=0, greeting=r.greeting,
+            commitment=r.commitment, third_party=r.third_party, quoted_instructions=r.quoted_instructions,
+            staff_pretext=r.staff_pretext)
+        decision = decide(signals, topics, th)
+        topic = decision.topic if decision.topic in topics else None
+        out.append((decision.outcome, topic))
     return out
 
 

@@ -75,6 +75,22 @@ def _mapping(raw: Any, key: str, where: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _support_hours(value: Any, where: str) -> dict[str, str]:
+    """``support_hours`` as ``{hours, timezone}``, checked by the parser the live hand-off uses."""
+    from bnpl_assistant.errors import ConfigError
+    from bnpl_assistant.support.hours import DEFAULT_HOURS, DEFAULT_TIMEZONE, SupportHours
+
+    hours = {"hours": value} if isinstance(value, str) else (value or {})
+    if not isinstance(hours, dict):
+        raise DataError("'support_hours' must be a mapping with 'hours' and 'timezone'", where)
+    if hours.get("hours") or hours.get("timezone"):
+        try:
+            SupportHours.parse(str(hours.get("hours") or DEFAULT_HOURS), str(hours.get("timezone") or DEFAULT_TIMEZONE))
+        except ConfigError as exc:
+            raise DataError(str(exc), where) from exc
+    return {k: str(v) for k, v in hours.items() if v}
+
+
 def load_pack(root: Path) -> Pack:
     """Read ``<root>/pack.yaml``.
 
@@ -107,9 +123,7 @@ def load_pack(root: Path) -> Pack:
     fallback = str(raw.get("fallback_language") or langs[0])
     if fallback not in langs:
         raise DataError(f"fallback_language '{fallback}' is not among languages {list(langs)}", where)
-    hours = raw.get("support_hours") or {}
-    if isinstance(hours, str):
-        hours = {"hours": hours}
+    hours = _support_hours(raw.get("support_hours"), where)
     return Pack(root=root, name=name, company=str(raw.get("company") or name), languages=tuple(map(str, langs)),
                 fallback_language=fallback, support_hours=hours.get("hours"), support_timezone=hours.get("timezone"),
                 channels=_mapping(raw, "channels", where), teams=_mapping(raw, "teams", where))

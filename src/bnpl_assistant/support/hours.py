@@ -40,7 +40,11 @@ class SupportHours:
             if not m or m["first"] not in DAYS or (m["last"] and m["last"] not in DAYS):
                 raise ConfigError(f"support hours: cannot read '{part}' (expected e.g. 'mon-fri 08:00-20:00')")
             first, last = DAYS.index(m["first"]), DAYS.index(m["last"] or m["first"])
-            start, end = time.fromisoformat(m["start"].zfill(5)), time.fromisoformat(m["end"].zfill(5))
+            try:
+                start = time.fromisoformat(m["start"].zfill(5))
+                end = time.max if m["end"] == "24:00" else time.fromisoformat(m["end"].zfill(5))
+            except ValueError as exc:
+                raise ConfigError(f"support hours: '{part}' has a time that is not HH:MM within a day") from exc
             for day in range(first, last + 1):
                 days[day] = (start, end)
         try:

@@ -1,0 +1,65 @@
+"""Onboarding on a domain nobody here wrote: BANKING77-OOS (50 banking intents, in-domain and off-domain
+out-of-scope questions), from ``../shared/eval-data/foreign/``. The pack is built from the train/valid files
+only, onboarded (index, classifier, cross-validated thresholds, forecast), then evaluated once on the held-out
+``test.jsonl``. Floors are the levels reached (README, "Operator packs"); the forecast must land near the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from benchmarks.foreign import BANKING77, banking77_forecast, banking77_pack, banking77_test_figures, present
+
+pytestmark = pytest.mark.skipif(not present(), reason="needs ../shared/eval-data/foreign/ beside the repository "
+                                                      "(the project's workspace; CI has it and runs this test)")
+
+# Levels reached on the held-out test (never lowered; see the README's table for the targets they miss).
+FLOORS = {"in_scope_accuracy": 0.83, "id_oos_recall": 0.65, "ood_oos_recall": 0.83, "mcc": 0.70}
+FORECAST_TOLERANCE = 0.08  # |cross-validated forecast - test| per figure (the issue's aim: 0.03)
+
+
+@pytest.fixture(scope="module")
+def banking77(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, float]]:
+    from bnpl_assistant.evals.run import run_eval
+    from bnpl_assistant.packs.onboard import onboard
+    from bnpl_assistant.settings import Settings
+
+    root = tmp_path_factory.mktemp("banking77")
+    pack = banking77_pack(root / "pack")
+    report = onboard(pack, None, [], monthly_contacts=100_000, data_dir=root / "data")
+    settings = Settings(knowledge_dir=pack, data_dir=root / "data")
+    run = run_eval(settings, [BANKING77 / "test.jsonl"], root / "eval")
+    return report, banking77_test_figures(run.datasets[0].rows)
+
+
+def test_the_pack_is_onboarded_from_train_and_valid_only(banking77: tuple[dict[str, Any], dict[str, float]]) -> None:
+    report, _ = banking77
+    assert report["pack"]["topics"] == 50 and report["pack"]["articles"] == 0
+    assert set(report["figures_by_tickets_file"]) == {"train.jsonl", "valid.jsonl", "id_oos_train.jsonl",
+                                                      "id_oos_valid.jsonl", "ood_oos_valid.jsonl"}
+    assert report["forecast"]["resolution"]["value"] == 0.0  # intent-only: recognised and routed, not resolved
+
+
+@pytest.mark.parametrize("figure", sorted(FLOORS))
+def test_held_out_test_floor(banking77: tuple[dict[str, Any], dict[str, float]], figure: str) -> None:
+    _, test = banking77
+    assert test[figure] >= FLOORS[figure], f"{figure}: {test[figure]:.3f} < floor {FLOORS[figure]}"
+
+
+@pytest.mark.parametrize("figure", ["in_scope_accuracy", "id_oos_recall", "ood_oos_recall"])
+def test_forecast_is_close_to_the_test(banking77: tuple[dict[str, Any], dict[str, float]], figure: str) -> None:
+    report, test = banking77
+    forecast = banking77_forecast(report)
+    gap = abs(forecast[figure] - test[figure])
+    assert gap <= FORECAST_TOLERANCE, json.dumps({"forecast": forecast, "test": test})
+
+
+def test_no_test_message_is_a_training_ticket(tmp_path: Path) -> None:
+    pack = banking77_pack(tmp_path / "pack")
+    trained = {json.loads(line)["text"] for f in (pack / "tickets").glob("*.jsonl")
+               for line in f.read_text(encoding="utf-8").splitlines()}
+    test = [json.loads(line)["message"] for line in (BANKING77 / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    overlap = sum(message in trained for message in test)
+    assert overlap <= 3  # the source's own overlaps (README: 1 in-scope, 2 ID-OOS); nothing copied by us
