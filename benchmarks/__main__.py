@@ -6,6 +6,7 @@ Benchmarks measure and report (medians, p95, ratios against the targets); they a
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -23,6 +24,7 @@ from benchmarks import (  # noqa: E402 - after the process is made quiet
     ingest_scale,
     live_handoff,
     memory,
+    onboard_foreign,
     page_load,
     turn_latency,
     vs_recipe,
@@ -42,6 +44,8 @@ BENCHMARKS: dict[str, tuple[str, Runner]] = {
     "eval_throughput": ("tickets/s on the external suite, offline", eval_throughput.run),
     "page_load": ("the page under load: 20 customers x 10 turns, page load time, server RSS", page_load.run),
     "live_handoff": ("agent's message -> customer's screen and back, p50/p95, two Chromium pages", live_handoff.run),
+    "onboard_foreign": ("onboarding BANKING77-OOS and τ-banking: time, forecast vs test, retrieval, turn cost",
+                        onboard_foreign.run),
     "memory": ("peak RSS of `ask` and `eval` (`serve`: see page_load)", memory.run),
 }
 
@@ -59,12 +63,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None,
                         help="smoke run: at most N tickets per dataset (numbers are then not comparable)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--pack", type=Path, default=None,
+                        help="run on this operator pack instead of the demo pack (also: BNPL_PACK); the "
+                             "benchmarks that score the demo pack's eval sets then report against its topics")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(False)
+    if args.pack is not None:
+        os.environ["BNPL_PACK"] = str(args.pack.resolve())
     names = list(dict.fromkeys(args.only)) if args.only else list(BENCHMARKS)
     names = [n for n in BENCHMARKS if n in names]
     given = sys.argv[1:] if argv is None else argv

@@ -23,6 +23,7 @@ from typing import Any
 
 from bnpl_assistant import languages as language_table
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.packs.docs import slug
 from bnpl_assistant.yamlio import YAMLError, read_yaml
 
 DEMO = "hallon"  # the demo pack's name: its built files stay at the data directory's top level
@@ -148,9 +149,3 @@ def write_pack_yaml(root: Path, name: str, company: str, languages: list[str], f
     path.write_text("# Written by `bnpl-assistant onboard`; edit freely (see docs/packs.md).\n"
                     + yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def slug(text: str) -> str:
-    """A pack-safe id from free text: lower-case a-z, 0-9 and '-'."""
-    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return out or "item"
