@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bnpl_assistant.conversation import Conversation, Reply
-from bnpl_assistant.integrations.langchain import HallonRetriever
+from bnpl_assistant.integrations.langchain import AssistantRetriever
 
 if TYPE_CHECKING:
     from bnpl_assistant.assistant import Assistant
@@ -128,7 +128,7 @@ def test_greeting_is_friendly(assistant: Assistant) -> None:
 
 
 def test_langchain_retriever(assistant: Assistant) -> None:
-    docs = HallonRetriever(assistant=assistant, k=3).invoke("Wann bekomme ich mein Geld nach einer Rücksendung?")
+    docs = AssistantRetriever(assistant=assistant, k=3).invoke("Wann bekomme ich mein Geld nach einer Rücksendung?")
     assert len(docs) == 3 and all(d.page_content for d in docs)
     assert {d.metadata["topic"] for d in docs} & {"refund-timing", "report-return"}
 

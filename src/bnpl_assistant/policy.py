@@ -110,7 +110,7 @@ def _attack(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None
 
 def _staff_pretext(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
     """Someone who says they call from a bank, a fraud team or the police gets nothing from the chat: the fraud
-    team takes it (a real bank asks Hallon through its own channels). Before the other attack rules: what such
+    team takes it (a real bank asks the company through its own channels). Before the other attack rules: what such
     a message asks for (someone's data, a code) is the pretext's purpose, and the fraud team needs to see it."""
     return Decision("escalate", None, "staff-pretext", "fraud") if s.staff_pretext else None
 

@@ -34,7 +34,7 @@ class RuleSignals:
     commitment: bool
     third_party: bool = False  # a relative's or friend's account named in passing
     quoted_instructions: bool = False  # instructions to the assistant inside forwarded or pasted content
-    staff_pretext: bool = False  # the writer claims to call from a bank, a fraud team, the police or Hallon
+    staff_pretext: bool = False  # the writer claims to call from a bank, a fraud team, the police or the company
 
     @property
     def blocks_actions(self) -> bool:

@@ -19,6 +19,7 @@ from bnpl_assistant.act.agent import AccountAgent
 from bnpl_assistant.act.intents import load_intents
 from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
+from bnpl_assistant.classify import rules
 from bnpl_assistant.classify.by_language import LanguageClassifiers
 from bnpl_assistant.classify.exemplars import EmbeddingCache, Exemplar, load_exemplars
 from bnpl_assistant.kb.topics import TopicCatalog, load_topics
@@ -131,6 +132,7 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     articles = ArticleQuestions.of(kb.articles, cache.embed)  # the exemplars' vectors: from the cache
     thresholds = load_thresholds(settings.pack.optional("thresholds.yaml"))
     templates.use_pack(settings.pack)
+    rules.use_company(settings.pack.company)
     return Core(settings, kb.topics, Understander(embedder, classifier, search, thresholds), detector, cache,
                 articles)
 

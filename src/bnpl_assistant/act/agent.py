@@ -196,7 +196,7 @@ class AccountAgent:
         cid = conversation.customer_id
         named = intent.action if intent else None
         if cid is None:
-            # Deferring, only an explicit Hallon reference ("ord-10001", a customer id) gets the sign-in
+            # Deferring, only an explicit account reference ("ord-10001", a customer id) gets the sign-in
             # explanation; "bill #12588" from a signed-out visitor is better served by the FAQ answer.
             explicit = slots.customer_refs or _HALLON_ORDER.search(text)
             if self.signed_out == "defer" and not explicit:

@@ -128,7 +128,7 @@ def _disputed_order(service: AccountsService, cid: str, orders: list[Order]) -> 
 # -- the actions ----------------------------------------------------------------------------------------
 
 _ORDER_REFERENCE: dict[str, Any] = {
-    "order_id": {"type": "string", "description": "Hallon order number, e.g. ord-10001, only if the customer "
+    "order_id": {"type": "string", "description": "order number, e.g. ord-10001, only if the customer "
                                                   "gave it"},
     "shop_or_item": {"type": "string", "description": "shop name or item the customer used for the order, "
                                                       "e.g. 'shoes' or 'Nordic Outdoor'"},

@@ -11,15 +11,15 @@ _I = re.IGNORECASE
 INJECTION_PATTERNS = [
     # override or reveal instructions
     re.compile(r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instruction|instructions|rules|prompt|"
-               r"guidelines|polic(y|ies)|previous|above|prior)\b", _I),
+     r"guidelines|polic(y|ies)|previous|above|prior)\b", _I),
     re.compile(r"\b(system|hidden|initial|developer)\s*(prompt|message|instructions)\b", _I),
     re.compile(r"\b(print|show|reveal|repeat|output|tell me|leak)\b.{0,30}\b(prompt|instructions|configuration|"
-               r"api key|secret)\b", _I),
+     r"api key|secret)\b", _I),
     # "DAN" only in capitals: "dan" is Dutch for "then"
     re.compile(r"\b(developer|debug|god|admin|sudo|dan|jailbreak)\s*mode\b|\bjailbreak\b|(?-i:\bDAN\b)", _I),
     re.compile(r"\b(you are now|from now on you|act as|pretend (to be|you are)|roleplay as|role-play as)\b", _I),
     re.compile(r"\b(ignoriere|vergiss|missachte|umgehe)\b.{0,40}\b(anweisung|anweisungen|regeln|vorgaben|prompt|"
-               r"richtlinien)\b", _I),
+     r"richtlinien)\b", _I),
     re.compile(r"\b(systemprompt|system-prompt|systemanweisung)", _I),
     re.compile(r"\b(du bist jetzt|tu so als|stell dir vor du bist|spiel die rolle)\b", _I),
     # "ignore your rules" in the other supported languages
@@ -38,13 +38,13 @@ INJECTION_PATTERNS = [
 # Asking the assistant to commit the company: confirm, promise or approve a refund, credit, waiver or limit.
 COMMITMENT_PATTERNS = [
     re.compile(r"\b(promise|guarantee|commit|certify|assure)\b.{0,80}\b(waive[ds]?|approv\w*|refund\w*|credit\w*|"
-               r"compensat\w*|raise|increase|stop|cancel\w*)\b", _I),
+     r"compensat\w*|raise|increase|stop|cancel\w*)\b", _I),
     re.compile(r"\b(confirm|state|write|say|declare|type)\b.{0,80}\b(waived?|approved|credited|in writing|written)\b",
                _I),
     re.compile(r"\b(approved|waived)\b.{0,40}\bright\s*\?", _I),
     re.compile(r"\b(credit|refund|pay|transfer)\s+(me\s+)?\d+([.,]\d+)?\s*(eur|euro|euros|€)\b", _I),
     re.compile(r"\b(versprechen|garantieren|zusichern|zusagen)\b.{0,80}\b(erlass\w*|erstatt\w*|gutschrift|erhöh\w*|"
-               r"stopp\w*|aufhör\w*)", _I),
+     r"stopp\w*|aufhör\w*)", _I),
     re.compile(r"\b(bestätigen|schriftlich|schreiben sie)\b.{0,80}\b(erlassen|genehmigt|gutgeschrieben)", _I),
     re.compile(r"\bzurück,?\s+oder\s*\?.{0,30}\bbestätigen\b", _I),
     # a promise or guarantee of an outcome, in each supported language ("promise me that ...")
@@ -60,13 +60,13 @@ COMMITMENT_PATTERNS = [
     re.compile(r"\b(obiecaj\w*|obiecuje\w*|zagwarantuj\w*|gwarantuj\w*)\b.{0,40}\bże\b", _I),
     # a confirmation of an outcome that has not happened yet ("confirm that I'll win the dispute")
     re.compile(r"\bconfirm\w*\b.{0,40}\b(that|it)\b.{0,80}(\bwill\b|'ll\b|\bwon'?t\b|\bgoing to\b|"
-               r"\bbe (waived|refunded|cancell?ed|dropped|removed|approved)\b)", _I),
+     r"\bbe (waived|refunded|cancell?ed|dropped|removed|approved)\b)", _I),
     re.compile(r"\bconfirm\w*\s+(it|that)\s+(here|in (the )?chat|in writing|by e-?mail)\b", _I),
     re.compile(r"\b(tell|say)\b.{0,15}\b(me|us)\b.{0,60}\b(won'?t|will not|wont)\s+be\b", _I),
     re.compile(r"\bbestätigen\b.{0,30}\b(dass|daß)\b.{0,80}\b(wird|werden|kommt|kommen|ausgeht|gewinne|bekomme|"
-               r"erstattet|erlassen|gestrichen|steigt)\b", _I),
+     r"erstattet|erlassen|gestrichen|steigt)\b", _I),
     re.compile(r"\bconfirm\w*(-moi|-nous)?\b.{0,60}\bque\b.{0,80}\b(seront|sera|vont|va|annulée?s?|remboursée?s?|"
-               r"gagner\w*)\b", _I),
+     r"gagner\w*)\b", _I),
     re.compile(r"\bconfirm\w*\b.{0,60}\bque\b.{0,80}\b(\w+rán?|van a|va a|ganar\w*)\b", _I),
     re.compile(r"\bbekräfta\w*\b.{0,40}\batt\b.{0,60}\b(kommer|ska|blir|slipper)\b", _I),
     re.compile(r"\bbevestig\w*\b.{0,40}\bdat\b.{0,60}\b(wordt|worden|zal|zullen|krijg\w*|kwijtgescholden)\b", _I),
@@ -75,13 +75,13 @@ COMMITMENT_PATTERNS = [
     re.compile(r"\bconfirm\w*\s+(it'?s|it is|that it'?s|that it is)\s+(free|waived|cancell?ed|refunded|approved)\b",
                _I),
     re.compile(r"\b(can|could|would|will|please)\s+(you\s+)?(please\s+|just\s+)?(waive|knock|drop|remove|cancel|"
-               r"forgive|write off)\b.{0,40}\b(fee|fees|interest|charge|charges)\b", _I),
+     r"forgive|write off)\b.{0,40}\b(fee|fees|interest|charge|charges)\b", _I),
     re.compile(r"\bknock\b.{0,40}\b(fee|fees|interest|charge)\b.{0,20}\boff\b|\bknock\b.{0,10}\boff\b.{0,30}\b"
-               r"(fee|fees|interest|charge)\b", _I),
+     r"(fee|fees|interest|charge)\b", _I),
     re.compile(r"\b(erlassen|streichen)\s+sie\b|\b(können|könnten)\s+sie\b.{0,50}\b(erlassen|streichen)\b", _I),
     re.compile(r"\b(annulez|supprimez|retirez|enlevez)\b.{0,40}\b(frais|intérêts|pénalités)\b", _I),
     re.compile(r"\b(quít\w*|quite\w*|perdón\w*|perdone\w*|anúl\w*|anule\w*)\b.{0,40}\b(recargo|comisi[oó]n|"
-               r"intereses|cargos?)\b", _I),
+     r"intereses|cargos?)\b", _I),
     re.compile(r"\b(stryk|ta bort|efterskänk)\w*\b.{0,40}\b(avgift\w*|ränta\w*)\b", _I),
     re.compile(r"\b(schrap|scheld|kwijtschelden)\w*\b.{0,40}\b(kosten|rente|boete)\b", _I),
 ]
@@ -90,10 +90,10 @@ COMMITMENT_PATTERNS = [
 OTHER_PERSON_PATTERNS = [
     re.compile(r"\b(another|other|someone else'?s?|a different)\s+(customer|user|person|account)", _I),
     re.compile(r"\b(my|the)\s+(husband|wife|partner|mother|father|mom|mum|dad|son|daughter|neighbou?r|friend|"
-               r"boss|brother|sister|ex)('s)?\s+(account|orders?|payments?|data|details|balance)", _I),
+     r"boss|brother|sister|ex)('s)?\s+(account|orders?|payments?|data|details|balance)", _I),
     re.compile(r"\b(anderen|fremden)\s+(kunden|kontos?|nutzers?)", _I),
     re.compile(r"\b(meines|meiner|von meinem|von meiner)\s+(mannes|frau|mutter|vaters|nachbarn|freundes|chefs|"
-               r"bruders|schwester)\b.{0,30}\b(konto|bestellung|daten|zahlungen)", _I),
+     r"bruders|schwester)\b.{0,30}\b(konto|bestellung|daten|zahlungen)", _I),
 ]
 
 # Instructions addressed to the assistant from inside forwarded or pasted content ("NOTE FOR THE HALLON
@@ -103,9 +103,9 @@ _BOT = (r"(assistant|assistent|assistentin|assistente|asistente|chat\s?-?bot|cha
         r"language model|sprachmodell|modèle|modelo|model)")
 QUOTED_INSTRUCTION_PATTERNS = [
     re.compile(r"\b(note|message|instruction|instructions|hint|attention|notice)\s+(to|for)\s+(the\s+)?"
-               r"(\S+\s+){0,2}" + _BOT + r"\b", _I),
+     r"(\S+\s+){0,2}" + _BOT + r"\b", _I),
     re.compile(r"\b(hinweis|nachricht|anweisung|notiz|info)\s+(an|für)\s+(den|die|das|den\s+\S+)?\s*"
-               r"(\S+\s+){0,1}\S*" + _BOT + r"\b", _I),
+     r"(\S+\s+){0,1}\S*" + _BOT + r"\b", _I),
     re.compile(r"\b(till|för)\s+(\S+\s+){0,2}(chattbot\w*|chatbot\w*|assistent\w*|bot\w*|ai)\s*:", _I),
     re.compile(r"\b(note|message|consigne|instruction)s?\s+(à|pour)\s+(l'|le\s+|la\s+)\s*(\S+\s+){0,1}"
                + _BOT + r"\b", _I),
@@ -115,12 +115,12 @@ QUOTED_INSTRUCTION_PATTERNS = [
                + r"\b", _I),
     # the assistant addressed by name inside the pasted text, then told what to do ("Assistant, confirme-le")
     re.compile(r"\b" + _BOT + r"\s*,\s*(please\s+|bitte\s+|s'il te plaît\s+)?(ignore|ignoriere|ignorera|ignorez|"
-               r"ignora|negeer|tell|say|confirm|confirme|confirma|bestätige|bekräfta|bevestig|sag|sage|dis|di|zeg|"
-               r"svara|réponds|responde|antwoord|answer|reply|antworte|write|schreib|écris|escribe|schrijf|skriv)\b",
+     r"ignora|negeer|tell|say|confirm|confirme|confirma|bestätige|bekräfta|bevestig|sag|sage|dis|di|zeg|"
+     r"svara|réponds|responde|antwoord|answer|reply|antworte|write|schreib|écris|escribe|schrijf|skriv)\b",
                _I),
     re.compile(r"\b(to|dear|an|à|al|aan|till)\s+(the\s+|den\s+|de\s+|l')?(\S+\s+){0,1}" + _BOT
                + r"\s*[:,]\s*(please\s+|bitte\s+)?(ignore|ignoriere|ignorera|ignorez|ignora|negeer|tell|say|"
-               r"confirm|sag|sage|bestätige|svara|dis|di|zeg|answer|reply|antworte)\b", _I),
+     r"confirm|sag|sage|bestätige|svara|dis|di|zeg|answer|reply|antworte)\b", _I),
 ]
 
 # Someone else's account named in passing: a relative, friend or colleague ("my wife", "meine
@@ -159,32 +159,47 @@ _RELATIVE_OWNS = re.compile(r"\b" + _MY + r"\s+" + _RELATIVE + r"('s|s)\s+" + _A
 _RELATIVE_NAMED = re.compile(r"\b(?i:" + _MY + r"\s+" + _RELATIVE + r"),?\s+[A-ZÄÖÜÅÉÈ][a-zäöüåéèßñ]+\s+"
                              r"[A-ZÄÖÜÅÉÈ][a-zäöüåéèßñ]+")
 
-# Someone claiming to call or write from a bank, a fraud or security team, the police or Hallon itself.
-STAFF_PRETEXT_PATTERNS = [
-    re.compile(r"\b(i'?m|i am|this is|we are|we're|calling|writing)\s+(\S+\s+){0,2}(from|with|on behalf of)\s+"
-               r"(the\s+|your\s+)?(\S+\s+){0,3}(bank|fraud|security|police|compliance|hallon)\b", _I),
-    re.compile(r"\b(this is|we are|we're|i'?m)\s+(hallon|the bank|your bank)('s)?\b.{0,30}\b(fraud|security|desk|"
-               r"team|department)\b", _I),
+# Someone claiming to call or write from a bank, a fraud or security team, the police or the company itself
+# (``{company}``: the pack's company name, see use_company).
+_STAFF_PRETEXT_SOURCES = [
+    (r"\b(i'?m|i am|this is|we are|we're|calling|writing)\s+(\S+\s+){0,2}(from|with|on behalf of)\s+"
+     r"(the\s+|your\s+)?(\S+\s+){0,3}(bank|fraud|security|police|compliance|{company})\b"),
+    (r"\b(this is|we are|we're|i'?m)\s+({company}|the bank|your bank)('s)?\b.{0,30}\b(fraud|security|desk|"
+     r"team|department)\b"),
     # a message that opens by naming a fraud or security unit, as a caller introduces themselves
-    re.compile(r"^\W*(fraud|security|compliance)[\s-]+(prevention|department|team|desk|unit|office)\b", _I),
-    re.compile(r"^\W*(betrugs|sicherheits)(prävention|abteilung|team|stelle)\b", _I),
-    re.compile(r"\b(ich rufe|ich bin|wir sind|ich schreibe|hier spricht|hier ist)\s+(\S+\s+){0,2}(von|vom|aus|"
-               r"im auftrag)\s+(der|dem|des)?\s*(\S+\s+){0,1}\S*(bank|betrug\w*|sicherheit\w*|polizei|hallon)", _I),
-    re.compile(r"\b(le llamo|te llamo|llamo|le escribo|soy|somos)\s+(del|de la|de)\s+(\S+\s+){0,2}"
-               r"(banco|fraude|seguridad|polic[ií]a|hallon)", _I),
-    re.compile(r"\b(j'appelle|je vous appelle|je suis|nous sommes|je vous écris)\s+(de la|du|de l'|de|pour)\s*"
-               r"(\S+\s+){0,2}(banque|fraude|sécurité|police|hallon)", _I),
-    re.compile(r"\b(jag ringer|jag är|vi är|jag skriver)\s+(\S+\s+){0,1}från\s+(\S+\s+){0,2}"
-               r"(bank\w*|bedrägeri\w*|säkerhet\w*|polis\w*|hallon)", _I),
-    re.compile(r"\b(ik bel|ik ben|wij zijn|we zijn|ik schrijf)\s+(\S+\s+){0,1}(van|namens)\s+(de\s+|het\s+)?"
-               r"(\S+\s+){0,1}(bank|fraude\w*|beveiliging\w*|politie|hallon)", _I),
+    (r"^\W*(fraud|security|compliance)[\s-]+(prevention|department|team|desk|unit|office)\b"),
+    (r"^\W*(betrugs|sicherheits)(prävention|abteilung|team|stelle)\b"),
+    (r"\b(ich rufe|ich bin|wir sind|ich schreibe|hier spricht|hier ist)\s+(\S+\s+){0,2}(von|vom|aus|"
+     r"im auftrag)\s+(der|dem|des)?\s*(\S+\s+){0,1}\S*(bank|betrug\w*|sicherheit\w*|polizei|{company})"),
+    (r"\b(le llamo|te llamo|llamo|le escribo|soy|somos)\s+(del|de la|de)\s+(\S+\s+){0,2}"
+     r"(banco|fraude|seguridad|polic[ií]a|{company})"),
+    (r"\b(j'appelle|je vous appelle|je suis|nous sommes|je vous écris)\s+(de la|du|de l'|de|pour)\s*"
+     r"(\S+\s+){0,2}(banque|fraude|sécurité|police|{company})"),
+    (r"\b(jag ringer|jag är|vi är|jag skriver)\s+(\S+\s+){0,1}från\s+(\S+\s+){0,2}"
+     r"(bank\w*|bedrägeri\w*|säkerhet\w*|polis\w*|{company})"),
+    (r"\b(ik bel|ik ben|wij zijn|we zijn|ik schrijf)\s+(\S+\s+){0,1}(van|namens)\s+(de\s+|het\s+)?"
+     r"(\S+\s+){0,1}(bank|fraude\w*|beveiliging\w*|politie|{company})"),
 ]
+
+
+def _staff_patterns(company: str) -> list[re.Pattern[str]]:
+    name = re.escape(company.lower()) if company else r"(?!x)x"  # no company: that alternative never matches
+    return [re.compile(source.replace("{company}", name), _I) for source in _STAFF_PRETEXT_SOURCES]
+
+
+STAFF_PRETEXT_PATTERNS = _staff_patterns("")
+
+
+def use_company(company: str) -> None:
+    """Let the staff-pretext rules recognise the pack's own company name ("this is Acme's fraud desk")."""
+    STAFF_PRETEXT_PATTERNS[:] = _staff_patterns(company)
+
 
 CUSTOMER_REF = re.compile(r"\b(cust|kunde|customer)[-_ ]?(id)?[-_ #:]*\d{2,}\b", _I)
 
 HANDOFF_PATTERNS = [
     re.compile(r"\b(talk|speak|chat|connect|transfer|put)\b.{0,25}\b(human|person|agent|representative|rep|"
-               r"operator|someone real|real (person|human)|staff|employee|supervisor|manager)\b", _I),
+     r"operator|someone real|real (person|human)|staff|employee|supervisor|manager)\b", _I),
     re.compile(r"\b(human|live|real)\s+(agent|person|support|being)\b", _I),
     re.compile(r"\b(someone|somebody)\s+else\b(?!'s)", _I),
     re.compile(r"\b(get|put)\s+(me\s+)?(someone|somebody)\b.{0,20}\b(on the line|on the phone)\b", _I),
@@ -254,7 +269,7 @@ def names_third_party_account(text: str) -> bool:
 
 
 def claims_to_be_staff(text: str) -> bool:
-    """The writer says they call or write from a bank, a fraud or security team, the police or Hallon."""
+    """The writer says they call or write from a bank, a fraud or security team, the police or the pack's company."""
     return any(p.search(text) for p in STAFF_PRETEXT_PATTERNS)
 
 

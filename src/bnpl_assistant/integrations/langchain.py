@@ -13,11 +13,11 @@ from langchain_core.retrievers import BaseRetriever
 from bnpl_assistant.providers.base import Embedder
 
 
-class HallonRetriever(BaseRetriever):
+class AssistantRetriever(BaseRetriever):
     """Documents for a query: dense + BM25 passages, fused and reranked by the assistant's topic decision.
 
     Example:
-        >>> retriever = HallonRetriever(assistant=assistant, k=4)
+        >>> retriever = AssistantRetriever(assistant=assistant, k=4)
         >>> docs = retriever.invoke("Wie lange dauert eine Rückerstattung?")
     """
 
@@ -50,3 +50,6 @@ class LangChainEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """The query vector of ``text`` as a list of floats."""
         return self.embedder.embed_query(text).tolist()
+
+
+HallonRetriever = AssistantRetriever  # the name before packs, kept for existing callers
