@@ -291,3 +291,13 @@ def test_every_command_follows_the_pack(onboarded: tuple[Path, Path, dict], tmp_
     components = build(settings)
     page = build_app(components.desk(), settings, components.agent_desk())
     assert page.title == "examplebank support assistant"
+
+
+def test_a_help_center_without_tickets_is_built_but_not_forecast(onboarded: tuple[Path, Path, dict],
+                                                                   tmp_path: Path) -> None:
+    _, data, _ = onboarded
+    docs = write_help_center(tmp_path / "export")
+    report = onboard(tmp_path / "docsonly", docs, [], monthly_contacts=1000, data_dir=data)
+    assert report["figures"] == {} and report["forecast"] is None and report["pack"]["articles"] == 3
+    assert "no cross-validated figures" in report["warnings"][0]
+    assert "(no tickets)" in (tmp_path / "docsonly" / "onboarding.md").read_text(encoding="utf-8")

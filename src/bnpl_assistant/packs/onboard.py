@@ -217,7 +217,8 @@ def onboard(pack_dir: Path, docs: Path | None = None, tickets: list[Path] | None
     result = cross_validate(settings, folds, say)
     timings["cross_validation"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    out = reporting.build(settings, result, monthly_contacts, inputs.skipped, timings)
+    out = (reporting.build(settings, result, monthly_contacts, inputs.skipped, timings) if result is not None
+           else reporting.without_tickets(settings, folds, inputs.skipped, timings))
     reporting.write(pack_dir, out)
     return out
 
@@ -234,8 +235,9 @@ class CrossValidated:
     ticket_counts: Counter[str]
 
 
-def cross_validate(settings: Any, folds: int, say: Progress) -> CrossValidated:
-    """Out-of-fold scores on the pack's tickets, the thresholds chosen from them (written to the pack)."""
+def cross_validate(settings: Any, folds: int, say: Progress) -> CrossValidated | None:
+    """Out-of-fold scores on the pack's tickets, the thresholds chosen from them (written to the pack); None when
+    the pack has fewer labelled tickets than folds (its thresholds then stay as they are)."""
     from bnpl_assistant.classify.exemplars import EmbeddingCache, ticket_exemplar
     from bnpl_assistant.kb.validate import load_knowledge
     from bnpl_assistant.packs import crossval
@@ -256,6 +258,8 @@ def cross_validate(settings: Any, folds: int, say: Progress) -> CrossValidated:
         row = row_of.get(exemplar.text)
         if row is not None and exemplars[row] == exemplar and exemplar.text not in chosen:
             chosen[exemplar.text] = (row, ticket.label, Path(ticket.where.rsplit(":", 1)[0]).name)
+    if len(chosen) < folds:
+        return None
     rows = [r for r, _, _ in chosen.values()]
     labels = [label for _, label, _ in chosen.values()]
     sources = [source for _, _, source in chosen.values()]

@@ -89,6 +89,33 @@ def build(settings: Any, cv: Any, monthly_contacts: float | None, skipped: list[
     }
 
 
+def without_tickets(settings: Any, folds: int, skipped: list[Path], timings: dict[str, float]) -> dict[str, Any]:
+    """The report of a pack with fewer labelled tickets than folds: built, but nothing to measure or forecast."""
+    from bnpl_assistant.kb.validate import load_knowledge
+    from bnpl_assistant.policy import load_thresholds
+
+    pack = settings.pack
+    kb = load_knowledge(settings.knowledge_dir, settings.languages)
+    articles = Counter(a.topic for a in kb.articles)
+    return {
+        "pack": {"name": pack.name, "company": pack.company, "languages": list(pack.languages),
+                 "topics": len(kb.topics), "articles": len(kb.articles), "tickets": 0, "out_of_scope_tickets": 0,
+                 "handoff_tickets": 0},
+        "method": {"folds": 0, "bootstrap": crossval.BOOTSTRAP, "budgets": crossval.BUDGETS,
+                   "fit_seconds_per_fold": []},
+        "thresholds": dict(load_thresholds(pack.optional("thresholds.yaml")).__dict__),
+        "figures": {}, "figures_by_tickets_file": {},
+        "per_topic": [{"topic": t.id, "outcome": t.outcome, "tickets": 0, "articles": articles.get(t.id, 0)}
+                      for t in kb.topics],
+        "warnings": [f"fewer than {folds} labelled tickets: no cross-validated figures, no forecast, and the "
+                     f"thresholds are not calibrated to this pack; add tickets (tickets/*.jsonl or --tickets: text, "
+                     f"label, language) with examples of each topic, out_of_scope and handoff, and run onboard again"],
+        "skipped_files": [str(p) for p in skipped],
+        "forecast": None,
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
+
+
 def _pct(figure: dict[str, Any]) -> str:
     if figure.get("value") is None:
         return "n/a (no tickets of this kind)"
@@ -112,7 +139,7 @@ def markdown(report: dict[str, Any]) -> str:
              f"({report['method']['bootstrap']} resamples). Thresholds: the most sensitive values whose false "
              f"triggers on in-scope tickets stay within {report['method']['budgets']}.", "",
              "| figure | value [95% interval] |", "|---|---|"]
-    lines += [f"| {NAMES[k]} | {_pct(v)} |" for k, v in report["figures"].items()]
+    lines += [f"| {NAMES[k]} | {_pct(v)} |" for k, v in report["figures"].items()] or ["| (no tickets) | - |"]
     if len(report["figures_by_tickets_file"]) > 1:
         lines += ["", "### By tickets file", "", "| file | " + " | ".join(NAMES[k] for k in NAMES) + " |",
                   "|---|" + "---|" * len(NAMES)]
