@@ -237,7 +237,7 @@ class Assistant:
             failures=conversation.recent_failures(), greeting=u.rules.greeting, follow_up=u.follow_up,
             commitment=u.rules.commitment, account=account, third_party=u.rules.third_party,
             quoted_instructions=u.rules.quoted_instructions, staff_pretext=u.rules.staff_pretext,
-            stray_confirmation=stray_yes)
+            stray_confirmation=stray_yes, out_of_scope=u.out_of_scope)
 
     def _act(self, conversation: Conversation, plan: Any, u: Understanding) -> Reply:
         if self.agent is None:  # the policy only says "act" when the agent made a plan

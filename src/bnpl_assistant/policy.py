@@ -26,6 +26,7 @@ class Thresholds:
     offtopic: float = 0.5
     offtopic_referring: float = 0.85  # a short message that refers back is off-topic on its own only above this
     min_topic_prob: float = 0.12
+    out_of_scope: float = 1.01  # refuse at this P(out_of_scope); off until onboarding calibrates it
     min_dense: float = 0.0
     repeated_failures: int = 2
 
@@ -67,6 +68,7 @@ class Signals:
     quoted_instructions: bool = False
     staff_pretext: bool = False
     stray_confirmation: bool = False  # a bare "yes" with no question of ours waiting for it
+    out_of_scope: float = 0.0  # P(not supported by this pack), from the pack's out_of_scope tickets
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,13 @@ def _off_topic(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | N
     return None
 
 
+def _unsupported(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
+    """Something the pack says it does not support (its out_of_scope tickets), close as it may be to a topic."""
+    if not s.follow_up and s.out_of_scope >= th.out_of_scope:
+        return Decision("refuse", None, "out-of-scope")
+    return None
+
+
 def _low_confidence(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
     """Not understood: no known topic, or too little confidence in it or in the retrieval."""
     if topics.get(s.topic) is None or s.topic_prob < th.min_topic_prob or s.dense_top < th.min_dense:
@@ -179,7 +188,7 @@ def _low_confidence(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decisio
 RULES: tuple[Rule, ...] = (
     _account, _stray_confirmation, _staff_pretext, _attack, _greeting,
     _asked_for_human, _third_party, _escalate_topic, _commitment, _repeated_failure,
-    _off_topic, _low_confidence,
+    _unsupported, _off_topic, _low_confidence,
 )
 
 

@@ -15,6 +15,7 @@ from bnpl_assistant.classify import rules
 from bnpl_assistant.classify.by_language import LanguageClassifiers
 from bnpl_assistant.classify.intent import IntentClassifier, IntentScores
 from bnpl_assistant.conversation import Conversation
+from bnpl_assistant.packs.tickets import OUT_OF_SCOPE
 from bnpl_assistant.policy import Thresholds
 from bnpl_assistant.providers.base import Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch, Retrieval
@@ -72,6 +73,7 @@ class Understanding:
         gate: the gate's probabilities (support, handoff, offtopic, injection).
         follow_up: the message was read as a follow-up of the previous topic.
         rules: the rule signals.
+        out_of_scope: the topic model's probability that the pack does not support this (0 without such tickets).
     """
 
     text: str
@@ -82,6 +84,7 @@ class Understanding:
     gate: dict[str, float]
     follow_up: bool
     rules: RuleSignals
+    out_of_scope: float = 0.0  # P(the pack's out_of_scope class): trained only from a pack's out_of_scope tickets
 
     @property
     def top(self) -> tuple[str, float]:
@@ -143,9 +146,11 @@ class Understander:
             vector = context_vec
             search_text = context_text
         retrieval = self.search.search(search_text, vector, language)
-        fused = fuse(dict(zip(scores.topic_ids, map(float, probs), strict=True)), retrieval)
+        by_topic = dict(zip(scores.topic_ids, map(float, probs), strict=True))
+        out_of_scope = by_topic.pop(OUT_OF_SCOPE, 0.0)  # the pack's "we do not support this" class, if it has one
+        fused = fuse(by_topic, retrieval)
         return Understanding(text, language, vector, fused, retrieval, gate, follow_up,
-                             RuleSignals.of(text, conversation.customer_id))
+                             RuleSignals.of(text, conversation.customer_id), out_of_scope)
 
 
 def fuse(probs: dict[str, float], retrieval: Retrieval) -> list[tuple[str, float]]:

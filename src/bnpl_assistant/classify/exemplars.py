@@ -64,9 +64,12 @@ def gate_exemplars(company: str) -> list[Exemplar]:
 
 
 def ticket_exemplar(ticket: LabelledTicket) -> Exemplar:
-    """A pack ticket as a training message: a topic's support example, or a gate example."""
+    """A pack ticket as a training message: a topic's support example, or a gate example. An ``out_of_scope``
+    ticket is both an off-topic gate example and an example of the topic model's own ``out_of_scope`` class,
+    where it competes with the pack's topics directly (a question close to a supported one, but not supported)."""
     gate = TICKET_GATES.get(ticket.label)
-    return Exemplar(ticket.text, None if gate else ticket.label, gate or "support", ticket.language or NEUTRAL)
+    topic = OUT_OF_SCOPE if ticket.label == OUT_OF_SCOPE else (None if gate else ticket.label)
+    return Exemplar(ticket.text, topic, gate or "support", ticket.language or NEUTRAL)
 
 
 def load_exemplars(articles: list[Article], topic_ids: list[str], ticket_files: list[Path] | None = None,

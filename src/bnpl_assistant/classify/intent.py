@@ -67,7 +67,8 @@ class IntentClassifier:
         self._models: dict[str, Any] | None = models
         self._models_pickle: bytes | None = None
         features = self._features(vectors, texts)
-        support = [i for i, e in enumerate(exemplars) if e.gate == "support" and e.topic]
+        # support messages by topic, and a pack's out_of_scope tickets as one more class beside them
+        support = [i for i, e in enumerate(exemplars) if e.topic]
         models["topic_model"] = LogisticRegression(C=c_topic, max_iter=MAX_ITER, class_weight="balanced")
         self.topic_model.fit(features[support], [exemplars[i].topic for i in support])
         self.topic_ids: list[str] = [str(c) for c in self.topic_model.classes_]

@@ -28,7 +28,7 @@ from bnpl_assistant.packs.tickets import HANDOFF, OUT_OF_SCOPE
 from bnpl_assistant.policy import Thresholds
 
 # Share of the pack's in-scope tickets each rule may wrongly take (false refusals / false hand-offs).
-BUDGETS = {"offtopic": 0.02, "min_topic_prob": 0.01, "handoff": 0.01, "injection": 0.005}
+BUDGETS = {"offtopic": 0.02, "min_topic_prob": 0.01, "handoff": 0.01, "injection": 0.005, "out_of_scope": 0.05}
 FOLDS = 5
 BOOTSTRAP = 1000
 SEED = 7
@@ -46,6 +46,7 @@ class OutOfFold:
     gate: dict[str, np.ndarray]  # gate class -> probability per ticket
     top_topic: list[str]
     top_prob: np.ndarray
+    out_of_scope: np.ndarray  # P(the out_of_scope class), 0 for a pack without out_of_scope tickets
     fit_seconds: list[float] = field(default_factory=list)
 
 
@@ -54,7 +55,7 @@ def _stratify(labels: list[str], folds: int) -> list[str]:
     return [label if counts[label] >= folds else "__rare__" for label in labels]
 
 
-FoldOutput = tuple[list[dict[str, float]], list[str], list[float], float]  # gates, top topics, probs, s
+FoldOutput = tuple[list[dict[str, float]], list[str], list[float], list[float], float]  # gates, tops, probs, oos, s
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,15 @@ def _run_fold(fold: _Fold) -> FoldOutput:
     started = time.perf_counter()
     model = train([exemplars[i] for i in keep], vectors[keep])
     seconds = time.perf_counter() - started
-    gates, tops, probs = [], [], []
+    gates, tops, probs, unsupported = [], [], [], []
     for i in fold.held:
         scores = model.score(vectors[i], exemplars[i].text)
-        best = int(np.argmax(scores.topic_probs))
+        ranked = [(t, p) for t, p in scores.ranked_topics() if t != OUT_OF_SCOPE]
         gates.append(dict(scores.gate))
-        tops.append(scores.topic_ids[best])
-        probs.append(float(scores.topic_probs[best]))
-    return gates, tops, probs, seconds
+        tops.append(ranked[0][0])
+        probs.append(ranked[0][1])
+        unsupported.append(dict(scores.ranked_topics()).get(OUT_OF_SCOPE, 0.0))
+    return gates, tops, probs, unsupported, seconds
 
 
 def _run_folds(jobs: list[_Fold], workers: int, progress: Progress | None) -> list[FoldOutput]:
@@ -120,7 +122,8 @@ def out_of_fold(exemplars: list[Exemplar], vectors: np.ndarray, ticket_rows: lis
     if Counter(strata)["__rare__"] and Counter(strata)["__rare__"] < folds:  # too few rare ones to split
         strata = [s if s != "__rare__" else max(set(strata) - {"__rare__"}, key=strata.count) for s in strata]
     n = len(ticket_rows)
-    result = OutOfFold(labels, [exemplars[i].text for i in ticket_rows], sources, {}, [""] * n, np.zeros(n))
+    result = OutOfFold(labels, [exemplars[i].text for i in ticket_rows], sources, {}, [""] * n, np.zeros(n),
+                       np.zeros(n))
     rows = np.asarray(ticket_rows)
     splits = [held for _, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(
         np.zeros(n), strata)]
@@ -131,13 +134,14 @@ def out_of_fold(exemplars: list[Exemplar], vectors: np.ndarray, ticket_rows: lis
         outputs = _run_folds(jobs, workers, progress)
     finally:
         _JOB.clear()
-    for held, (gates, tops, probs, seconds) in zip(splits, outputs, strict=True):
+    for held, (gates, tops, probs, unsupported, seconds) in zip(splits, outputs, strict=True):
         result.fit_seconds.append(seconds)
-        for j, gate, top, prob in zip(held, gates, tops, probs, strict=True):
+        for j, gate, top, prob, oos in zip(held, gates, tops, probs, unsupported, strict=True):
             for name, value in gate.items():
                 result.gate.setdefault(name, np.zeros(n))[j] = value
             result.top_topic[j] = top
             result.top_prob[j] = prob
+            result.out_of_scope[j] = oos
     if progress:
         progress("cross-validating", folds, folds)
     return result
@@ -159,6 +163,8 @@ def choose_thresholds(oof: OutOfFold, budgets: dict[str, float] | None = None,
 
     low = round(float(np.quantile(oof.top_prob[in_scope], budgets["min_topic_prob"])), 3)
     values = dict(offtopic=high("offtopic"), handoff=high("handoff"), injection=high("injection"), min_topic_prob=low)
+    if OUT_OF_SCOPE in oof.labels:  # the pack's own out_of_scope class: refuse from this probability on
+        values["out_of_scope"] = round(float(np.quantile(oof.out_of_scope[in_scope], 1.0 - budgets["out_of_scope"])), 3)
     start = base or Thresholds()
     return Thresholds(**{**start.__dict__, **values})
 
@@ -177,7 +183,7 @@ def decisions(oof: OutOfFold, topics: TopicCatalog, th: Thresholds) -> list[tupl
             gate={name: float(values[j]) for name, values in oof.gate.items()}, topic=oof.top_topic[j],
             topic_prob=float(oof.top_prob[j]), dense_top=1.0, failures=0, greeting=r.greeting,
             commitment=r.commitment, third_party=r.third_party, quoted_instructions=r.quoted_instructions,
-            staff_pretext=r.staff_pretext)
+            staff_pretext=r.staff_pretext, out_of_scope=float(oof.out_of_scope[j]))
         decision = decide(signals, topics, th)
         topic = decision.topic if decision.topic in topics else None
         out.append((decision.outcome, topic))
