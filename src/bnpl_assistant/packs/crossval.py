@@ -5,7 +5,7 @@ k folds over the pack's tickets (stratified by label); each fold's classifier is
 training message (the other folds' tickets, the articles' questions, the engine's gate examples), so every
 ticket is scored by a model that never saw it. The thresholds are then the most sensitive ones whose false
 refusals (and false hand-offs) on the pack's in-scope tickets stay within a budget (``BUDGETS``), and the
-figures are what the policy's gate and confidence rules decide on the out-of-fold scores at those thresholds.
+figures are what the serving policy decides on the out-of-fold scores and rule signals at those thresholds.
 """
 
 from __future__ import annotations
