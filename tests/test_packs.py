@@ -127,7 +127,7 @@ def test_pack_yaml_errors_name_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("name", "content", "message", "line"), [
     ("t.jsonl", '{"text": "hi", "label": "refund"}\n{"text": "x", "label": "nope"}\n', "unknown label 'nope'", 2),
     ("t.jsonl", '{"text": "hi", "label": "refund"}\n\n{"text": "  ", "label": "refund"}\n', "empty 'text'", 3),
-    ("t.jsonl", '{"text": "hi", "label": "refund"}\n{"text": "hi", "label": \n', "invalid JSON", 2),
+    ("t.jsonl", '{"text": "hi", "label": "refund"}\n{"text": "hi", "label": \n', "malformed JSON", 2),
     ("t.jsonl", '["text", "label"]\n', "JSON object", 1),
     ("t.csv", "text,label\nhello,refund\nbye,\n", "empty 'label'", 3),
     ("t.csv", "message,topic\nhello,refund\n", "needs a header with 'text' and 'label'", 1),

@@ -50,7 +50,7 @@ def parse_article(path: Path, text: str | None = None) -> Article:
     """
     lines = _read_lines(path, text)
     end = _front_matter_end(path, lines)
-    meta = _front_matter(path, lines, end)
+    meta = front_matter(path, lines, end)
 
     def line_of(key: str) -> int:
         for i in range(1, end):
@@ -103,7 +103,7 @@ def _front_matter_end(path: Path, lines: list[str]) -> int:
         raise DataError("front matter is not closed with '---'", str(path), 1) from None
 
 
-def _front_matter(path: Path, lines: list[str], end: int) -> dict[Any, Any]:
+def front_matter(path: Path, lines: list[str], end: int) -> dict[Any, Any]:
     """The front matter (between the first line and ``end``) as a mapping."""
     try:
         meta = read_yaml("\n".join(lines[1:end])) or {}

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bnpl_assistant.errors import DataError
+from bnpl_assistant.kb.articles import front_matter
 from bnpl_assistant.packs.html_text import looks_like_html, read_html
-from bnpl_assistant.yamlio import YAMLError, read_yaml
+from bnpl_assistant.packs.tickets import json_lines
 
 log = logging.getLogger(__name__)
 
@@ -180,17 +181,7 @@ def _front_matter(path: Path, text: str) -> tuple[dict[Any, Any], str]:
     end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
     if end is None:
         raise DataError("front matter opened with '---' is not closed with '---'", str(path), 1)
-    try:
-        meta = read_yaml("\n".join(lines[1:end])) or {}
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        raise DataError(f"invalid front matter: {getattr(exc, 'problem', exc)}", str(path), line) from exc
-    except (ValueError, RecursionError) as exc:  # a date that does not exist, nesting too deep
-        raise DataError(f"invalid front matter: {exc}", str(path), 1) from exc
-    if not isinstance(meta, dict):
-        raise DataError("front matter must be a mapping (key: value lines)", str(path), 2)
-    return meta, "\n".join(lines[end + 1 :])
+    return front_matter(path, lines, end), "\n".join(lines[end + 1 :])
 
 
 def _first_h1(lines: list[str]) -> int | None:
@@ -238,18 +229,7 @@ def _json_docs(path: Path, text: str, default_id: str, folder: str | None) -> li
 
 
 def _jsonl_docs(path: Path, text: str, default_id: str, folder: str | None) -> list[tuple[ImportedDoc, int | None]]:
-    docs: list[tuple[ImportedDoc, int | None]] = []
-    for n, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", str(path), n) from exc
-        except RecursionError as exc:
-            raise DataError("malformed JSON: nested too deeply", str(path), n) from exc
-        docs.append((_object_doc(path, n, item, f"{default_id}-{n}", folder, ""), n))
-    return docs
+    return [(_object_doc(path, n, item, f"{default_id}-{n}", folder, ""), n) for n, item in json_lines(path, text)]
 
 
 def _object_doc(path: Path, line: int | None, item: object, default_id: str, folder: str | None,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bnpl_assistant.errors import DataError
 
@@ -39,17 +40,28 @@ def _decode(path: Path) -> str:
         raise DataError(f"not UTF-8 text (byte {exc.start})", str(path)) from exc
 
 
+def json_lines(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line of a JSON Lines file, parsed, with its line number.
+
+    Raises:
+        DataError: a line that is not JSON (file and line named).
+    """
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"malformed JSON: {exc.msg} (column {exc.colno})", str(path), number) from exc
+        except RecursionError as exc:
+            raise DataError("malformed JSON: nested too deeply", str(path), number) from exc
+
+
 def _rows(path: Path) -> list[tuple[int, dict[str, object]]]:
     text = _decode(path)
     if path.suffix == ".jsonl":
         rows: list[tuple[int, dict[str, object]]] = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", str(path), number) from exc
+        for number, row in json_lines(path, text):
             if not isinstance(row, dict):
                 raise DataError("each line must be a JSON object with 'text' and 'label'", str(path), number)
             rows.append((number, row))
