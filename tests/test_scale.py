@@ -46,10 +46,13 @@ def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
 
 @pytest.fixture
 def lead_kb(tmp_path: Path) -> Path:
-    """The shipped topics and English articles, each cut to its lead section: a valid, small knowledge base."""
+    """The demo pack with its English articles only, each cut to its lead section: a valid, small pack (its
+    labelled tickets, thresholds and account intents as shipped)."""
     root = tmp_path / "kb"
     (root / "en").mkdir(parents=True)
-    shutil.copy(KNOWLEDGE / "topics.yaml", root / "topics.yaml")
+    for name in ("pack.yaml", "topics.yaml", "thresholds.yaml", "account_intents.yaml"):
+        shutil.copy(KNOWLEDGE / name, root / name)
+    shutil.copytree(KNOWLEDGE / "tickets", root / "tickets")
     for path in sorted((KNOWLEDGE / "en").glob("*.md")):
         text = path.read_text(encoding="utf-8")
         _, front, body = text.split("---\n", 2)
