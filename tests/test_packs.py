@@ -101,27 +101,24 @@ def onboarded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
 
 # -- validation -------------------------------------------------------------------------------------------
 
-def test_pack_yaml_errors_name_the_file(tmp_path: Path) -> None:
+def test_a_folder_without_pack_yaml_is_not_a_pack(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"not a pack: pack\.yaml is missing"):
         load_pack(tmp_path)
-    (tmp_path / "pack.yaml").write_text("name: Bad Name!\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"pack.yaml: 'name' must be"):
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("name: Bad Name!\n", r"pack.yaml: 'name' must be"),
+    ("name: ok\nlanguages: [en, xx]\n", r"unsupported languages \['xx'\]"),
+    ("name: ok\nlanguages: [en]\nfallback_language: de\n", "fallback_language 'de' is not among"),
+    ("name: ok\nsupport_hours: {hours: 'mon-fri 09:00-25:00'}\n", "not HH:MM within a day"),
+    ("name: ok\nsupport_hours: {timezone: Mars/Olympus}\n", "unknown time zone"),
+    ("name: ok\nlanguages: [en\n", "invalid YAML"),
+])
+def test_pack_yaml_errors_name_the_file(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "pack.yaml").write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as caught:
         load_pack(tmp_path)
-    (tmp_path / "pack.yaml").write_text("name: ok\nlanguages: [en, xx]\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"unsupported languages \['xx'\]"):
-        load_pack(tmp_path)
-    (tmp_path / "pack.yaml").write_text("name: ok\nlanguages: [en]\nfallback_language: de\n", encoding="utf-8")
-    with pytest.raises(DataError, match="fallback_language 'de' is not among"):
-        load_pack(tmp_path)
-    (tmp_path / "pack.yaml").write_text("name: ok\nsupport_hours: {hours: 'mon-fri 09:00-25:00'}\n", encoding="utf-8")
-    with pytest.raises(DataError, match="not HH:MM within a day"):
-        load_pack(tmp_path)
-    (tmp_path / "pack.yaml").write_text("name: ok\nsupport_hours: {timezone: Mars/Olympus}\n", encoding="utf-8")
-    with pytest.raises(DataError, match="unknown time zone"):
-        load_pack(tmp_path)
-    (tmp_path / "pack.yaml").write_text("name: ok\nlanguages: [en\n", encoding="utf-8")
-    with pytest.raises(DataError, match="invalid YAML"):
-        load_pack(tmp_path)
+    assert caught.value.path == str(tmp_path / "pack.yaml")
 
 
 @pytest.mark.parametrize(("name", "content", "message", "line"), [

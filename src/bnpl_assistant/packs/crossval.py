@@ -78,11 +78,12 @@ def _run_fold(fold: _Fold) -> FoldOutput:
     gates, tops, probs, unsupported = [], [], [], []
     for i in fold.held:
         scores = model.score(vectors[i], exemplars[i].text)
-        ranked = [(t, p) for t, p in scores.ranked_topics() if t != OUT_OF_SCOPE]
+        by_topic = dict(zip(scores.topic_ids, map(float, scores.topic_probs), strict=True))
+        unsupported.append(by_topic.pop(OUT_OF_SCOPE, 0.0))  # as understand.py: the class, then the topics
+        top = max(by_topic, key=by_topic.__getitem__)
         gates.append(dict(scores.gate))
-        tops.append(ranked[0][0])
-        probs.append(ranked[0][1])
-        unsupported.append(dict(scores.ranked_topics()).get(OUT_OF_SCOPE, 0.0))
+        tops.append(top)
+        probs.append(by_topic[top])
     return gates, tops, probs, unsupported, seconds
 
 

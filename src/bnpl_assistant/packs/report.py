@@ -58,6 +58,13 @@ def _forecast(resolution: crossval.Figure, monthly_contacts: float | None) -> di
             "resolution": resolution.to_dict(), **head.to_dict()}
 
 
+def _pack_summary(pack: Any, topics: int, articles: int, tickets: Counter[str]) -> dict[str, Any]:
+    """The report's ``pack`` section: who, and what it was built from (``tickets``: labelled tickets by label)."""
+    return {"name": pack.name, "company": pack.company, "languages": list(pack.languages), "topics": topics,
+            "articles": articles, "tickets": sum(tickets.values()),
+            "out_of_scope_tickets": tickets.get(OUT_OF_SCOPE, 0), "handoff_tickets": tickets.get(HANDOFF, 0)}
+
+
 def build(settings: Any, cv: Any, monthly_contacts: float | None, skipped: list[Path],
           timings: dict[str, float]) -> dict[str, Any]:
     """The report as a JSON-ready dict."""
@@ -72,10 +79,7 @@ def build(settings: Any, cv: Any, monthly_contacts: float | None, skipped: list[
     per_topic = [{"topic": t.id, "outcome": t.outcome, "tickets": cv.ticket_counts.get(t.id, 0),
                   "articles": cv.article_topics.get(t.id, 0)} for t in cv.topics]
     return {
-        "pack": {"name": pack.name, "company": pack.company, "languages": list(pack.languages),
-                 "topics": len(cv.topics), "articles": sum(cv.article_topics.values()),
-                 "tickets": len(cv.oof.labels), "out_of_scope_tickets": cv.ticket_counts.get(OUT_OF_SCOPE, 0),
-                 "handoff_tickets": cv.ticket_counts.get(HANDOFF, 0)},
+        "pack": _pack_summary(pack, len(cv.topics), sum(cv.article_topics.values()), cv.ticket_counts),
         "method": {"folds": len(cv.oof.fit_seconds), "bootstrap": crossval.BOOTSTRAP, "budgets": crossval.BUDGETS,
                    "fit_seconds_per_fold": [round(s, 1) for s in cv.oof.fit_seconds]},
         "thresholds": {k: v for k, v in cv.thresholds.__dict__.items()},
@@ -98,9 +102,7 @@ def without_tickets(settings: Any, folds: int, skipped: list[Path], timings: dic
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     articles = Counter(a.topic for a in kb.articles)
     return {
-        "pack": {"name": pack.name, "company": pack.company, "languages": list(pack.languages),
-                 "topics": len(kb.topics), "articles": len(kb.articles), "tickets": 0, "out_of_scope_tickets": 0,
-                 "handoff_tickets": 0},
+        "pack": _pack_summary(pack, len(kb.topics), len(kb.articles), Counter()),
         "method": {"folds": 0, "bootstrap": crossval.BOOTSTRAP, "budgets": crossval.BUDGETS,
                    "fit_seconds_per_fold": []},
         "thresholds": dict(load_thresholds(pack.optional("thresholds.yaml")).__dict__),
