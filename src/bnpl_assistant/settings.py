@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     llm: str = "offline"
     chroma_url: str = ""
     collection: str = "bnpl-kb"
+    # Dense search: exact over the in-memory vectors (memory), Chroma's query (chroma), or auto: memory on the
+    # embedded store, Chroma on a server.
+    dense_search: Literal["auto", "memory", "chroma"] = "auto"
     languages: tuple[str, ...] = languages.SUPPORTED
     default_language: str = "en"
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")

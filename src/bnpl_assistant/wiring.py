@@ -123,7 +123,7 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     embedder = embedder or make_embedder(settings)
     store = store or VectorStore(settings.index_dir, settings.index_collection, settings.chroma_url)
-    search = HybridSearch(store, embedder.name)
+    search = HybridSearch(store, embedder.name, dense=settings.dense_search)
     search.table()  # fail early ("run ingest", "Chroma unreachable"), before the classifier is loaded
     cache = EmbeddingCache(settings.cache_dir, embedder)
     exemplars = pack_exemplars(settings, kb)

@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import BnplError
@@ -26,6 +24,9 @@ from bnpl_assistant.providers.base import Summariser
 from bnpl_assistant.redact import redact
 from bnpl_assistant.storage import Connection, Database, Row
 from bnpl_assistant.support.outbox import DeliveryReport, Outbox
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from bnpl_assistant.storage import Connection, Database, Row
+
+if TYPE_CHECKING:  # imported where a ticket is posted: a turn that posts nothing never pays its import
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class Outbox:
                                  (limit,)).fetchall()
         delivered = rejected = attempts = 0
         if items:
+            import httpx
+
             with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
                 for item in items:
                     status, tries, error = self._post(client, item)
@@ -99,6 +102,8 @@ class Outbox:
                          "WHERE id = ?", (status, tries, error, delivered_at, item["id"]))
 
     def _post(self, client: httpx.Client, item: Row) -> tuple[str, int, str | None]:
+        import httpx
+
         error: str | None = None
         for attempt in range(self.attempts_per_call):
             if attempt:
