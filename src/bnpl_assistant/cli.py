@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from bnpl_assistant.errors import BnplError
+from bnpl_assistant.errors import BnplError, DataError
 from bnpl_assistant.runtime import configure_logging, quiet_process
 from bnpl_assistant.settings import Settings, default_data_dir
 
@@ -229,9 +229,34 @@ def eval_(
         console.print(table)
         for bad in run.dataset.bad_lines:
             err.print(f"skipped {bad}", markup=False)
+        if run.dataset.unlabelled:
+            err.print(f"skipped {len(run.dataset.unlabelled)} unlabelled rows of {run.dataset.path} "
+                      "(expected_outcome empty)", markup=False)
     for line in result.regressions:
         console.print(f"[yellow]regression check:[/] {line}", highlight=False)
     console.print(f"report: {result.report}")
+
+
+@app.command("export-evals")
+def export_evals(
+    out: Annotated[Path, typer.Option("--out", help="The JSON Lines file to write.")],
+    flagged: Annotated[bool, typer.Option("--flagged", help="Conversations with a thumbs-down, a hand-off or a "
+                                                            "reopened ticket (the only selection so far).")] = False,
+    since: Annotated[str, typer.Option(help="A span back from now (30d, 12h, 2w) or a date (2026-11-01).")] = "30d",
+) -> None:
+    """Write flagged conversations from the log as unlabelled eval tickets (redacted; the assistant's outcome and
+    topic as a suggestion) for a person to label; `eval` skips rows still unlabelled."""
+    from bnpl_assistant.evals.export import export_flagged, parse_since
+
+    if not flagged:
+        _fail(DataError("say which conversations: --flagged (thumbs-down, handed off or reopened)"))
+    settings = _settings()
+    try:
+        count = export_flagged(settings.db_path, out, parse_since(since))
+    except BnplError as exc:
+        _fail(exc)
+    console.print(f"wrote {count} unlabelled tickets to {out}: fill in expected_outcome and expected_topic, then "
+                  f"`bnpl-assistant eval --dataset {out}`", highlight=False)
 
 
 @app.command()

@@ -33,10 +33,18 @@ class LoadedDataset:
     path: Path
     tickets: list[Ticket]
     bad_lines: list[str] = field(default_factory=list)  # "file:line: reason", with --skip-bad
+    unlabelled: list[str] = field(default_factory=list)  # ids of rows whose expected_outcome is still empty
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+
+def is_unlabelled(raw: Any) -> bool:
+    """A row waiting for a person to label it (``export-evals`` writes them): it has an id and
+    ``expected_outcome`` is present but null or empty."""
+    return (isinstance(raw, dict) and isinstance(raw.get("id"), str) and bool(raw["id"])
+            and "expected_outcome" in raw and raw["expected_outcome"] in (None, ""))
 
 
 def parse_ticket(raw: Any, topic_ids: set[str] | None = None) -> Ticket:
@@ -80,7 +88,7 @@ def parse_ticket(raw: Any, topic_ids: set[str] | None = None) -> Ticket:
 
 
 def load_dataset(path: Path, topic_ids: set[str] | None = None, skip_bad: bool = False) -> LoadedDataset:
-    """Read a dataset file.
+    """Read a dataset file. Unlabelled rows (:func:`is_unlabelled`) are counted and skipped.
 
     Raises:
         DataError: naming the file and line of the first bad line (unless ``skip_bad``), a duplicate id,
@@ -92,12 +100,17 @@ def load_dataset(path: Path, topic_ids: set[str] | None = None, skip_bad: bool =
         raise DataError(f"cannot read dataset: {exc}", str(path)) from exc
     tickets: list[Ticket] = []
     bad: list[str] = []
+    unlabelled: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            ticket = parse_ticket(json.loads(line), topic_ids)
+            raw = json.loads(line)
+            if is_unlabelled(raw):  # counted and skipped: not a ticket until a person fills it in
+                unlabelled.append(str(raw["id"]))
+                continue
+            ticket = parse_ticket(raw, topic_ids)
             if ticket.id in seen:
                 raise ValueError(f"duplicate id '{ticket.id}'")
         except (json.JSONDecodeError, ValueError, RecursionError) as exc:
@@ -109,5 +122,8 @@ def load_dataset(path: Path, topic_ids: set[str] | None = None, skip_bad: bool =
         seen.add(ticket.id)
         tickets.append(ticket)
     if not tickets:
+        if unlabelled:
+            raise DataError(f"all {len(unlabelled)} rows are unlabelled: fill in expected_outcome (and "
+                            "expected_topic) first", str(path))
         raise DataError("no tickets in dataset", str(path))
-    return LoadedDataset(path, tickets, bad)
+    return LoadedDataset(path, tickets, bad, unlabelled)

@@ -137,6 +137,8 @@ def dataset_section(target: Path, summary: dict[str, Any], rows: list[dict[str, 
     parts = [f"## {summary['dataset']} ({overall['n']} tickets, {summary['seconds']} s, "
              f"{summary['tickets_per_second']} tickets/s, model: {summary['llm']})"]
     parts.append(_md_table(["metric", "value [95% CI]"], [list(r) for r in headline_rows(overall)]))
+    if summary.get("unlabelled_rows"):
+        parts.append(f"Skipped {summary['unlabelled_rows']} unlabelled rows (expected_outcome empty).")
     if summary.get("skipped_lines"):
         parts.append(f"Skipped {len(summary['skipped_lines'])} bad lines:\n" +
                      "\n".join(f"- {b}" for b in summary["skipped_lines"]))

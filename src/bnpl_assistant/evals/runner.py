@@ -75,6 +75,7 @@ def dataset_metrics(rows: list[dict[str, Any]], dataset: LoadedDataset, seconds:
         "seconds": round(seconds, 2),
         "tickets_per_second": round(len(rows) / seconds, 2) if seconds else None,
         "skipped_lines": dataset.bad_lines,
+        "unlabelled_rows": len(dataset.unlabelled),
         "overall": metrics.summary(rows),
         "judge": "skipped: no judge model configured (set BNPL_JUDGE_LLM); offline replies are checked "
                  "for groundedness extractively" if llm == "offline" else "skipped: no judge model configured",

@@ -143,6 +143,23 @@ def read_turns(conn: Connection, since: str | None = None) -> list[LoggedTurn]:
     return [_turn(row) for row in rows]
 
 
+def read_conversation_turns(conn: Connection, conversation_ids: list[str]) -> dict[str, list[LoggedTurn]]:
+    """Every logged turn of each conversation in ``conversation_ids``, in turn order."""
+    out: dict[str, list[LoggedTurn]] = {cid: [] for cid in conversation_ids}
+    for start in range(0, len(conversation_ids), 500):  # SQLite's bound-parameter limit
+        part = conversation_ids[start : start + 500]
+        rows = conn.execute(f"SELECT * FROM turns WHERE conversation_id IN ({','.join('?' * len(part))}) "
+                            "ORDER BY conversation_id, turn_index", tuple(part)).fetchall()
+        for row in rows:
+            out[row["conversation_id"]].append(_turn(row))
+    return out
+
+
+def read_reopened_tickets(conn: Connection) -> set[str]:
+    """The hand-off tickets a customer reopened (the same topic again within the reopen window)."""
+    return {str(r[0]) for r in conn.execute("SELECT ticket FROM handoffs WHERE reopened > 0 AND ticket IS NOT NULL")}
+
+
 def read_stats(conn: Connection, since: str | None = None) -> LogStats:
     """Conversations, containment, resolution, feedback counts, escalations by reason, latency p50/p95.
 
