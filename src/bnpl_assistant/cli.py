@@ -237,6 +237,41 @@ def eval_(
     console.print(f"report: {result.report}")
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (report.md, report.json, PNG plots).")],
+    since: Annotated[str, typer.Option(help="A span back from now (7d, 12h, 2w) or a date (2026-11-01).")] = "7d",
+    until: Annotated[str | None, typer.Option(help="End of the window (a date); default: now.")] = None,
+    monthly_contacts: Annotated[float | None, typer.Option(help="Contacts a month for the FTE figures (default: "
+                                                                "the demo preset's).")] = None,
+) -> None:
+    """Outcome analytics from the live log: coverage, autonomous and durable resolution, hand-offs by reason,
+    reopens, CSAT and time to resolution for the assistant and for agents, by day, topic and language, and the
+    hours and FTE that resolution means (definitions: docs/metrics.md)."""
+    from datetime import UTC, datetime
+
+    from bnpl_assistant.analytics import report as analytics
+    from bnpl_assistant.evals.export import parse_since
+
+    settings = _settings()
+    now = datetime.now(UTC)
+    try:
+        content = analytics.build(settings.db_path, parse_since(since, now),
+                                  parse_since(until, now) if until else None, now, monthly_contacts)
+        written = analytics.write(content, out)
+    except BnplError as exc:
+        _fail(exc)
+    o = content["overall"]
+
+    def pct(key: str) -> str:
+        return "-" if o[key]["value"] is None else f"{o[key]['value']:.1%}"
+
+    console.print(f"{o['conversations']} conversations: autonomous resolution {pct('autonomous_resolution')}, "
+                  f"durable {pct('durable_resolution')}, hand-offs {pct('handoff_rate')}, CSAT assistant "
+                  f"{pct('csat_assistant')} / agents {pct('csat_agent')}", highlight=False)
+    console.print(f"report: {written[0]}", highlight=False)
+
+
 @app.command("export-evals")
 def export_evals(
     out: Annotated[Path, typer.Option("--out", help="The JSON Lines file to write.")],

@@ -1,0 +1,1 @@
+"""Outcome analytics of the live log (the operator's weekly questions): `report`."""
