@@ -276,7 +276,38 @@ def test_dashboard_renders_plots(page: Page) -> None:
     page.click("#refresh-dashboard")
     page.wait_for_selector("#live-stats :text('Containment')", timeout=20_000)
     page.wait_for_selector("#outcome-plot img, #outcome-plot svg, #outcome-plot canvas", timeout=20_000)
+    page.wait_for_selector("#outcome-stats :text('autonomous resolution')", timeout=20_000)
+    for plot in ("#by-day-plot", "#csat-plot", "#by-topic-plot"):
+        page.wait_for_selector(f"{plot} img, {plot} svg, {plot} canvas", timeout=20_000)
     shot(page, "06-dashboard.png")
+
+
+def test_dashboard_refreshes_itself_and_takes_a_date_range(page: Page, page_app: PageApp) -> None:
+    from bnpl_assistant.conversation import Conversation, Reply
+    from bnpl_assistant.storage import open_database
+    from bnpl_assistant.support.convlog import ConversationLog
+
+    page.get_by_role("tab", name="Dashboard").click()
+    stats = page.locator("#outcome-stats")
+    stats.locator("text=/Outcomes \\(/").wait_for(timeout=20_000)
+
+    def count() -> int:
+        match = re.search(r"(\d+) conversations", stats.inner_text())
+        return int(match.group(1)) if match else 0
+
+    before = count()
+    log = ConversationLog(open_database(page_app[2].db_path))
+    for k in range(2):  # two conversations written elsewhere (another instance, the CLI)
+        log.log_turn(Conversation(id=f"elsewhere-{k}-{time.time()}"), "What is the late fee?",
+                     Reply(text="7 EUR", outcome="answer", topic="late-fees", retrieved_topics=[], sources=[],
+                           language="en", confidence=0.9, reason="faq"))
+    deadline = time.time() + 40  # no button pressed: the dashboard's own timer brings them in
+    while count() < before + 2 and time.time() < deadline:
+        time.sleep(0.5)
+    assert count() == before + 2
+    page.fill("#range-from input", "2099-01-01")  # a range with nothing in it
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#outcome-stats :text('no conversation in this window')", timeout=20_000)
 
 
 def test_markup_in_messages_is_inert(page: Page) -> None:

@@ -13,12 +13,14 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
 from bnpl_assistant.conversation import Conversation, Reply, Turn
+from bnpl_assistant.errors import BnplError
 from bnpl_assistant.languages import FALLBACK
 from bnpl_assistant.support.live import ASSISTANT, CLOSED, LiveChat, Message, Waiting
 
@@ -232,6 +234,18 @@ class SupportDesk:
     def live_stats(self) -> Any:
         """The conversation log's figures for the dashboard, or None without a log."""
         return self.turn_log.stats() if self.turn_log is not None else None
+
+    def outcome_report(self, since: str | None, until: str | None = None) -> dict[str, Any] | None:
+        """The outcome analytics (``analytics/report.py``) of the conversations that started in the window,
+        or None without a log or without any conversation in it."""
+        if self.turn_log is None:
+            return None
+        from bnpl_assistant.analytics.report import build
+
+        try:
+            return build(self.turn_log.database.path, since, until, datetime.now(UTC))
+        except BnplError:
+            return None
 
     def latest_eval(self) -> dict[str, Any]:
         """metrics.json of every dataset in the eval output folder (empty when none was run)."""

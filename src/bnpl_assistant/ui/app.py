@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from bnpl_assistant.answer import templates
+from bnpl_assistant.errors import BnplError
 from bnpl_assistant.languages import LANGUAGES as ALL_LANGUAGES
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.support.agents import AgentDesk
@@ -23,6 +24,7 @@ from bnpl_assistant.ui import plots, render
 from bnpl_assistant.ui.agent_tab import agent_desk_tab
 
 POLL_S = 1.0  # how often the customer's page asks for an agent's messages
+DASHBOARD_REFRESH_S = 15.0  # how often the dashboard refreshes itself
 CONCURRENCY_LIMIT = 4  # offline replies take ~20 ms of CPU; 4 keeps 2 cores busy without queue stalls
 MAX_MESSAGE_CHARS = 20_000  # longer pastes are cut here; the assistant reads at most settings.max_message_chars
 LANGUAGES = [("Auto-detect", "auto"), *((lang.native, lang.code) for lang in ALL_LANGUAGES)]
@@ -216,25 +218,61 @@ class _CustomerHandlers:
         return handler
 
 
+def _window(start: Any, end: Any) -> tuple[str | None, str | None, str]:
+    """(since, until, label) from the date-range picker; an empty start means the last 7 days."""
+    from datetime import UTC, datetime
+
+    from bnpl_assistant.evals.export import parse_since
+
+    now = datetime.now(UTC)
+    try:
+        since = parse_since(str(start), now) if start else parse_since("7d", now)
+        until = parse_since(str(end), now) if end else None
+    except BnplError:
+        since, until = parse_since("7d", now), None
+    label = f"{(start or 'last 7 days')}{' to ' + str(end) if end else ''}"
+    return since, until, label
+
+
 def _dashboard_tab(desk: SupportDesk, app: gr.Blocks) -> None:
-    """Live statistics and plots, the latest eval and deflection figures; refreshed on load and on demand."""
+    """Outcome analytics for a date range, live statistics and plots, the latest eval and deflection figures;
+    refreshed on load, every ``DASHBOARD_REFRESH_S`` seconds and on demand."""
+    from bnpl_assistant.analytics.report import plot_by_day, plot_csat, plot_groups
+
     with gr.Tab("Dashboard"):
-        refresh_dash = gr.Button("Refresh", elem_id="refresh-dashboard")
+        with gr.Row():
+            start = gr.DateTime(label="From (empty: the last 7 days)", include_time=False, type="string",
+                                value=None, elem_id="range-from")
+            end = gr.DateTime(label="To (empty: now)", include_time=False, type="string", value=None,
+                              elem_id="range-to")
+            refresh_dash = gr.Button("Refresh", elem_id="refresh-dashboard")
+        outcomes = gr.Markdown(elem_id="outcome-stats")
+        with gr.Row():
+            by_day = gr.Plot(label="Outcomes by day", elem_id="by-day-plot")
+            csat = gr.Plot(label="CSAT", elem_id="csat-plot")
+        by_topic = gr.Plot(label="Outcomes by topic", elem_id="by-topic-plot")
         live = gr.Markdown(elem_id="live-stats")
         with gr.Row():
-            outcome_plot = gr.Plot(label="Outcomes", elem_id="outcome-plot")
+            outcome_plot = gr.Plot(label="Replies", elem_id="outcome-plot")
             latency_plot = gr.Plot(label="Latency", elem_id="latency-plot")
         eval_table = gr.Markdown(elem_id="eval-table")
         deflection = gr.Markdown(elem_id="deflection")
         deflection_images = gr.Gallery(label="Deflection plots", columns=3, height=300)
+        timer = gr.Timer(DASHBOARD_REFRESH_S)
 
-    def dashboard() -> tuple[Any, ...]:
+    def dashboard(first: Any, last: Any) -> tuple[Any, ...]:
+        since, until, label = _window(first, last)
+        report = desk.outcome_report(since, until)
         stats = desk.live_stats()
         data, images = desk.latest_deflection()
-        return (render.stats_markdown(stats), plots.outcomes(stats), plots.latency(stats),
-                render.eval_markdown(desk.latest_eval()), render.deflection_markdown(data),
-                [str(p) for p in images])
+        charts = ((plot_by_day(report), plot_csat(report), plot_groups(report["by_topic"], "Outcomes by topic"))
+                  if report else (None, None, None))
+        return (render.outcome_markdown(report, label), *charts, render.stats_markdown(stats),
+                plots.outcomes(stats), plots.latency(stats), render.eval_markdown(desk.latest_eval()),
+                render.deflection_markdown(data), [str(p) for p in images])
 
-    dash_outputs = [live, outcome_plot, latency_plot, eval_table, deflection, deflection_images]
-    refresh_dash.click(dashboard, None, dash_outputs, api_visibility="private")
-    app.load(dashboard, None, dash_outputs, api_visibility="private")
+    dash_outputs = [outcomes, by_day, csat, by_topic, live, outcome_plot, latency_plot, eval_table, deflection,
+                    deflection_images]
+    for trigger in (refresh_dash.click, timer.tick, start.change, end.change):
+        trigger(dashboard, [start, end], dash_outputs, api_visibility="private")
+    app.load(dashboard, [start, end], dash_outputs, api_visibility="private")

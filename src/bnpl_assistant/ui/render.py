@@ -182,3 +182,34 @@ def account_markdown(panel: Any) -> str:
     return (f"**Account:** {inert(panel.customer)} (read-only; this view is audited)\n\n"
             f"| order | shop | amount | status |\n|---|---|---|---|\n{orders}\n\n"
             f"| next payment (order) | due | amount |\n|---|---|---|\n{due}")
+
+
+def outcome_markdown(report: dict[str, Any] | None, window: str) -> str:
+    """The outcome analytics' headline figures (docs/metrics.md) for the dashboard."""
+    if report is None:
+        return f"**Outcomes ({window}):** no conversation in this window yet."
+    o = report["overall"]
+
+    def pct(key: str) -> str:
+        f = o[key]
+        return "-" if f["value"] is None else f"{f['value']:.1%} [{f['low']:.1%}, {f['high']:.1%}]"
+
+    def minutes(key: str) -> str:
+        return "-" if o[key] is None else f"{o[key]:.1f} min"
+
+    reasons = ", ".join(f"{r} {v['count']}" for r, v in o["handoff_reasons"].items()) or "none"
+    lines = [f"**Outcomes ({window}): {o['conversations']} conversations** (definitions: docs/metrics.md)", "",
+             "| metric | value [95% interval] |", "|---|---|",
+             f"| autonomous resolution | {pct('autonomous_resolution')} |",
+             f"| durable resolution (not reopened in 7 days) | {pct('durable_resolution')} |",
+             f"| hand-off rate | {pct('handoff_rate')} ({reasons}) |",
+             f"| reopen rate | {pct('reopen_rate')} |",
+             f"| CSAT assistant / agents | {pct('csat_assistant')} / {pct('csat_agent')} |",
+             f"| median time to resolution, assistant / agents | {minutes('median_minutes_to_resolution_assistant')}"
+             f" / {minutes('median_minutes_to_resolution_agent')} |"]
+    d = report.get("deflection")
+    if d:
+        fte, hours = d["fte_deflected"], d["agent_hours_saved_per_month"]
+        lines.append(f"| FTE deflected / agent hours saved a month ({d['monthly_contacts']:,.0f} contacts) | "
+                     f"{fte['value']:.1f} [{fte['low']:.1f}, {fte['high']:.1f}] / {hours['value']:,.0f} |")
+    return "\n".join(lines)
