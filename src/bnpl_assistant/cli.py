@@ -244,6 +244,7 @@ def report(
     until: Annotated[str | None, typer.Option(help="End of the window (a date); default: now.")] = None,
     monthly_contacts: Annotated[float | None, typer.Option(help="Contacts a month for the FTE figures (default: "
                                                                 "the demo preset's).")] = None,
+    db: Annotated[Path | None, typer.Option(help="The database to read (default: the live one).")] = None,
 ) -> None:
     """Outcome analytics from the live log: coverage, autonomous and durable resolution, hand-offs by reason,
     reopens, CSAT and time to resolution for the assistant and for agents, by day, topic and language, and the
@@ -256,7 +257,7 @@ def report(
     settings = _settings()
     now = datetime.now(UTC)
     try:
-        content = analytics.build(settings.db_path, parse_since(since, now),
+        content = analytics.build(db or settings.db_path, parse_since(since, now),
                                   parse_since(until, now) if until else None, now, monthly_contacts)
         written = analytics.write(content, out)
     except BnplError as exc:
@@ -270,6 +271,52 @@ def report(
                   f"durable {pct('durable_resolution')}, hand-offs {pct('handoff_rate')}, CSAT assistant "
                   f"{pct('csat_assistant')} / agents {pct('csat_agent')}", highlight=False)
     console.print(f"report: {written[0]}", highlight=False)
+
+
+@app.command()
+def simulate(
+    conversations: Annotated[int, typer.Option(min=1, max=100_000, help="Conversations to simulate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="The same seed on the same data gives the same log.")] = 7,
+    days: Annotated[float, typer.Option(min=0.01, help="Spread over this many days, ending now.")] = 7.0,
+    db: Annotated[Path | None, typer.Option(help="Database to write to (default: a fresh simulation.sqlite3 in "
+                                                 "the data directory; the live one only when named).")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="Scripts from this eval dataset (default: evals/dev.jsonl "
+                                                      "beside the demo pack, else the pack's tickets).")] = None,
+) -> None:
+    """A week of scripted traffic through the real assistant and agent desk (follow-ups, thumbs, ratings,
+    hand-offs answered by agents, customers coming back), deterministic for a seed; `report --db` shows it."""
+    from bnpl_assistant.analytics.simulate import SimClock, load_scripts, week_start
+    from bnpl_assistant.analytics.simulate import simulate as run_simulation
+    from bnpl_assistant.packs.tickets import read_tickets
+    from bnpl_assistant.wiring import assemble, build_core
+
+    settings = _settings()
+    target = db or settings.data_dir / "simulation.sqlite3"
+    try:
+        core = build_core(settings)
+        dev = dataset or settings.knowledge_dir.parent / "evals" / "dev.jsonl"
+        if dataset is not None and not dataset.is_file():
+            raise DataError("no such dataset", str(dataset))
+        rows = [] if dev.is_file() else [(t.text, t.language or settings.default_language, t.label)
+                                         for t in read_tickets(settings.pack.ticket_files, set(core.topics.ids))]
+        scripts = load_scripts(dev if dev.is_file() else None, rows)
+        if db is None:
+            for leftover in settings.data_dir.glob("simulation.sqlite3*"):  # the simulation's own scratch file
+                leftover.unlink()
+        clock = SimClock(week_start(days=days))
+        parts = assemble(core, db_path=target, clock=clock)
+        desk, agents = parts.desk(), parts.agent_desk()
+        customers = [c.id for c in parts.accounts.list_customers()] if parts.accounts else []
+        with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("simulating", total=conversations)
+            summary = run_simulation(desk, agents, clock, scripts, customers, conversations, seed, days,
+                                     progress=lambda n: bar.advance(task, n))
+    except BnplError as exc:
+        _fail(exc)
+    console.print_json(json.dumps(summary.to_dict()))
+    console.print(f"database: {target}  (then: bnpl-assistant report --db {target} --since {int(days + 1)}d "
+                  "--out out/report)", highlight=False)
 
 
 @app.command("export-evals")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,9 +140,11 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
 
 
 def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None = None, accounts: bool = True,
-             log_turns: bool = True, model_tools: bool = True, model_summaries: bool = True) -> Components:
+             log_turns: bool = True, model_tools: bool = True, model_summaries: bool = True,
+             clock: Callable[[], datetime] | None = None) -> Components:
     """An assistant on ``core`` with its model and, with ``accounts``, the demo accounts, the account agent,
     hand-off tickets and the conversation log on one database (``db_path``, default the live one).
+    ``clock`` times the log, the tickets and the chat messages (default: now; ``simulate`` replays a week).
 
     A chat model that declares "tools" / "summaries" also picks account tools and writes hand-off summaries,
     unless ``model_tools`` / ``model_summaries`` say otherwise (then the offline detector and the extractive
@@ -163,23 +167,23 @@ def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None =
                              planner=as_tool_planner(llm) if model_tools else None)
         agent.warm()  # from the disk cache after the first start: milliseconds
     handoffs = handoff_store(settings, database, core.topics,
-                             summariser=as_summariser(llm) if model_summaries else None)
-    turn_log = ConversationLog(database) if log_turns else None
+                             summariser=as_summariser(llm) if model_summaries else None, clock=clock)
+    turn_log = ConversationLog(database, clock=clock) if log_turns else None
     assistant = Assistant(*parts, llm=llm, handoffs=handoffs, agent=agent, turn_log=turn_log,
                           articles=core.articles)
     live = LiveChat(database, handoffs, SupportHours.parse(settings.support_hours, settings.support_timezone),
-                    settings.agent_handle_minutes)
+                    settings.agent_handle_minutes, clock=clock)
     return Components(settings, assistant, database, service, handoffs, turn_log, live)
 
 
 def handoff_store(settings: Settings, database: Database, topics: TopicCatalog | None = None,
-                  summariser: Summariser | None = None) -> HandoffStore:
+                  summariser: Summariser | None = None, clock: Callable[[], datetime] | None = None) -> HandoffStore:
     """The hand-off store on ``database``: the webhook from the settings, each topic's priority from the
     topics (default: the knowledge base's ``topics.yaml``)."""
     if topics is None:
         topics = load_topics(settings.knowledge_dir / "topics.yaml")
     return HandoffStore(database, settings.handoff_webhook, {t.id: t.priority for t in topics},
-                        summariser=summariser)
+                        summariser=summariser, clock=clock)
 
 
 def build(settings: Settings, *, db_path: Path | None = None, llm: ChatModel | None = None,

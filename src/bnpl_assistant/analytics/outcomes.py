@@ -52,7 +52,7 @@ class ConversationOutcome:
     thumbs_down: bool
     autonomous: bool
     reopened: bool
-    durable_known: bool  # its reopen window has passed (or it was reopened already)
+    durable_known: bool  # its reopen window has passed
     durable: bool
     assistant_minutes: float | None  # time to resolution when the assistant resolved it alone
     agent_minutes: float | None  # time to the ticket's close when a person did
@@ -86,7 +86,7 @@ def conversation_outcomes(log: OutcomeLog, as_of: datetime) -> list[Conversation
         came_back = bool(turns[0].customer_id and topic and any(
             ended < t <= window_end for t in later[(str(turns[0].customer_id), str(topic))]))
         reopened = came_back or bool(ticket and ticket.reopened)
-        durable_known = reopened or as_of >= window_end
+        durable_known = as_of >= window_end  # the same rule for every conversation: no bias toward reopens
         assistant_minutes = None
         if autonomous:
             last_latency = (turns[-1].latency_ms or 0.0) / 60000

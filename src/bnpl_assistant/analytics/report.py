@@ -80,7 +80,9 @@ def _pct(share: dict[str, Any]) -> str:
 
 
 def _minutes(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} min"
+    if value is None:
+        return "-"
+    return f"{value * 60:.1f} s" if value < 1 else f"{value:.1f} min"
 
 
 def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:

@@ -195,7 +195,9 @@ def outcome_markdown(report: dict[str, Any] | None, window: str) -> str:
         return "-" if f["value"] is None else f"{f['value']:.1%} [{f['low']:.1%}, {f['high']:.1%}]"
 
     def minutes(key: str) -> str:
-        return "-" if o[key] is None else f"{o[key]:.1f} min"
+        if o[key] is None:
+            return "-"
+        return f"{o[key] * 60:.1f} s" if o[key] < 1 else f"{o[key]:.1f} min"
 
     reasons = ", ".join(f"{r} {v['count']}" for r, v in o["handoff_reasons"].items()) or "none"
     lines = [f"**Outcomes ({window}): {o['conversations']} conversations** (definitions: docs/metrics.md)", "",
