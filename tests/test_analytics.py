@@ -175,3 +175,24 @@ def test_report_command(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_build_without_a_log(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no conversation log yet"):
         build(tmp_path / "none.sqlite3", None, None, NOW)
+
+
+def test_calibration_against_an_offline_eval(db: Path, tmp_path: Path) -> None:
+    """Predicted (the eval's verified resolution per topic) beside observed (the log); disjoint intervals are
+    reported, overlapping ones are not."""
+    per_topic = {"refund-timing": {"n": 50, "verified_resolution_rate": {"value": 0.9, "n": 50}},
+                 "late-fees": {"n": 100, "verified_resolution_rate": {"value": 0.95, "n": 100}},
+                 "card-declined": {"n": 10, "verified_resolution_rate": {"value": 0.5, "n": 10}}}
+    (tmp_path / "eval" / "dev").mkdir(parents=True)
+    (tmp_path / "eval" / "dev" / "metrics.json").write_text(json.dumps({"per_topic": per_topic}))
+    report = build(db, None, None, NOW, eval_dir=tmp_path / "eval")
+    rows = {r["topic"]: r for r in report["calibration"]["rows"]}
+    assert set(rows) == {"refund-timing", "late-fees"}  # card-declined has no conversation in the log
+    assert rows["refund-timing"]["observed"]["value"] == 0.5 and not rows["refund-timing"]["disagree"]
+    assert rows["late-fees"]["observed"]["value"] == 0.0 and rows["late-fees"]["observed"]["n"] == 1
+    assert rows["late-fees"]["disagree"] and rows["late-fees"]["direction"] == "optimistic"
+    written = write(report, tmp_path / "out")
+    assert tmp_path / "out" / "calibration.png" in written
+    text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "disagrees with the log beyond both intervals for: late-fees" in text
+    assert build(db, None, None, NOW, eval_dir=tmp_path / "no-eval")["calibration"] is None

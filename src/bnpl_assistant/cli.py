@@ -245,6 +245,8 @@ def report(
     monthly_contacts: Annotated[float | None, typer.Option(help="Contacts a month for the FTE figures (default: "
                                                                 "the demo preset's).")] = None,
     db: Annotated[Path | None, typer.Option(help="The database to read (default: the live one).")] = None,
+    eval_dir: Annotated[Path, typer.Option("--eval", help="An `eval --out` folder: its dev set's per-topic "
+                                                         "resolution is set beside the log's.")] = Path("out/eval"),
 ) -> None:
     """Outcome analytics from the live log: coverage, autonomous and durable resolution, hand-offs by reason,
     reopens, CSAT and time to resolution for the assistant and for agents, by day, topic and language, and the
@@ -258,7 +260,8 @@ def report(
     now = datetime.now(UTC)
     try:
         content = analytics.build(db or settings.db_path, parse_since(since, now),
-                                  parse_since(until, now) if until else None, now, monthly_contacts)
+                                  parse_since(until, now) if until else None, now, monthly_contacts,
+                                  eval_dir if eval_dir.is_dir() else None)
         written = analytics.write(content, out)
     except BnplError as exc:
         _fail(exc)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bnpl_assistant.analytics import calibration
 from bnpl_assistant.analytics.outcomes import conversation_outcomes, grouped, outcome_rows, summarise
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.storage import MissingSchemaError, read_only
@@ -25,8 +26,10 @@ HEADLINE = (("coverage", "coverage"), ("autonomous_resolution", "autonomous reso
 
 
 def build(db_path: Path, since: str | None, until: str | None, as_of: datetime,
-          monthly_contacts: float | None = None) -> dict[str, Any]:
-    """The report's content (JSON-ready) from the log at ``db_path``.
+          monthly_contacts: float | None = None, eval_dir: Path | None = None,
+          eval_dataset: str = "dev") -> dict[str, Any]:
+    """The report's content (JSON-ready) from the log at ``db_path``; with ``eval_dir`` (an ``eval --out``
+    folder) also the per-topic calibration of its ``eval_dataset`` against the log.
 
     Raises:
         DataError: no log yet, or no conversation in the window.
@@ -42,13 +45,17 @@ def build(db_path: Path, since: str | None, until: str | None, as_of: datetime,
     if not outcomes:
         raise DataError(f"no conversation started in the window (since {since or 'the start'})", str(db_path))
     overall = summarise(outcomes, log.ratings)
+    by_topic = grouped(outcomes, log.ratings, lambda o: o.topic)
+    predicted = calibration.predicted_by_topic(eval_dir, eval_dataset) if eval_dir is not None else {}
     return {
         "window": {"since": since, "until": until, "as_of": as_of.isoformat(timespec="seconds")},
         "overall": overall,
         "by_day": grouped(outcomes, log.ratings, lambda o: o.day),
-        "by_topic": grouped(outcomes, log.ratings, lambda o: o.topic),
+        "by_topic": by_topic,
         "by_language": grouped(outcomes, log.ratings, lambda o: o.language),
         "deflection": deflection(overall, monthly_contacts),
+        "calibration": {"dataset": eval_dataset, "rows": calibration.calibrate(predicted, by_topic)}
+        if predicted else None,
         "conversations": outcome_rows(outcomes),
     }
 
@@ -118,6 +125,8 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
                      f"hours and costs: **{fte['value']:.1f} FTE** deflected [{fte['low']:.1f}, {fte['high']:.1f}] of "
                      f"{d['fte_baseline']:.1f}, **{hours['value']:,.0f} agent hours** saved a month "
                      f"[{hours['low']:,.0f}, {hours['high']:,.0f}].")
+    if report.get("calibration"):
+        parts.append(calibration.markdown(report["calibration"]["rows"], report["calibration"]["dataset"]))
     parts.append("## By day\n\n" + _group_table(report["by_day"], "day"))
     parts.append("## By topic\n\n" + _group_table(report["by_topic"], "topic"))
     parts.append("## By language\n\n" + _group_table(report["by_language"], "language"))
@@ -194,10 +203,13 @@ def plot_csat(report: dict[str, Any]) -> Figure:
 
 def figures(report: dict[str, Any]) -> dict[str, Figure]:
     """Every plot of the report by file name."""
-    return {"by_day.png": plot_by_day(report),
-            "by_topic.png": plot_groups(report["by_topic"], "Outcomes by topic"),
-            "by_language.png": plot_groups(report["by_language"], "Outcomes by language"),
-            "csat.png": plot_csat(report)}
+    out = {"by_day.png": plot_by_day(report),
+           "by_topic.png": plot_groups(report["by_topic"], "Outcomes by topic"),
+           "by_language.png": plot_groups(report["by_language"], "Outcomes by language"),
+           "csat.png": plot_csat(report)}
+    if report.get("calibration") and report["calibration"]["rows"]:
+        out["calibration.png"] = calibration.plot(report["calibration"]["rows"])
+    return out
 
 
 def write(report: dict[str, Any], out: Path) -> list[Path]:
