@@ -322,6 +322,48 @@ def simulate(
                   "--out out/report)", highlight=False)
 
 
+@app.command()
+def gaps(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (gaps.md, gaps.json).")],
+    since: Annotated[str, typer.Option(help="A span back from now (30d, 12h, 2w) or a date (2026-11-01).")] = "30d",
+    db: Annotated[Path | None, typer.Option(help="The database to read (default: the live one).")] = None,
+    drafts: Annotated[bool, typer.Option(help="Write draft articles (marked draft, never indexed) into the pack "
+                                              "where agents answered a cluster's conversations.")] = True,
+) -> None:
+    """The questions the assistant did not resolve, clustered: size, trend, examples, the nearest article and a
+    suggested action; draft article skeletons from agents' replies for a person to finish."""
+    from datetime import UTC, datetime
+
+    from bnpl_assistant.analytics.gaps import passages_of, report_gaps
+    from bnpl_assistant.classify.exemplars import EmbeddingCache
+    from bnpl_assistant.evals.export import parse_since
+    from bnpl_assistant.kb.validate import load_knowledge
+    from bnpl_assistant.providers.factory import make_embedder
+    from bnpl_assistant.store import VectorStore
+    from bnpl_assistant.wiring import pack_exemplars
+
+    settings = _settings()
+    now = datetime.now(UTC)
+    try:
+        embedder = make_embedder(settings)
+        store = VectorStore(settings.index_dir, settings.index_collection, settings.chroma_url)
+        store.check(embedder.name)
+        articles = settings.knowledge_dir / "articles"
+        kb = load_knowledge(settings.knowledge_dir, settings.languages)
+        reference = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in pack_exemplars(settings, kb)])
+        found, unresolved = report_gaps(
+            db or settings.db_path, embedder.embed_queries, passages_of(store.all_chunks(with_embeddings=True)),
+            parse_since(since, now), now.isoformat(timespec="milliseconds"), out,
+            (articles if articles.is_dir() else settings.knowledge_dir) if drafts else None, reference)
+    except BnplError as exc:
+        _fail(exc)
+    for k, gap in enumerate(found, 1):
+        console.print(f"{k}. {gap.size} x \"{gap.examples[0]}\" ({gap.trend}) -> {gap.action}"
+                      + (f" [draft: {gap.draft}]" if gap.draft else ""), highlight=False, markup=False)
+    console.print(f"{unresolved} unresolved messages, {len(found)} clusters; report: {out / 'gaps.md'}",
+                  highlight=False)
+
+
 @app.command("export-evals")
 def export_evals(
     out: Annotated[Path, typer.Option("--out", help="The JSON Lines file to write.")],

@@ -27,6 +27,7 @@ class Article:
     body: str
     path: Path
     questions: tuple[str, ...] = field(default_factory=tuple)
+    draft: bool = False  # ``draft: true`` in the front matter: a skeleton for a person, never loaded or indexed
 
     @property
     def key(self) -> str:
@@ -81,6 +82,7 @@ def parse_article(path: Path, text: str | None = None) -> Article:
         body=body,
         path=path,
         questions=tuple(q.strip() for q in questions if q.strip()),
+        draft=meta.get("draft") is True,
     )
 
 
@@ -127,5 +129,5 @@ def article_files(knowledge_dir: Path) -> list[Path]:
 
 
 def load_articles(knowledge_dir: Path) -> list[Article]:
-    """Parse every article (no cross-file checks; see ``kb.validate`` for those)."""
-    return [parse_article(p) for p in article_files(knowledge_dir)]
+    """Parse every article but drafts (no cross-file checks; see ``kb.validate`` for those)."""
+    return [a for a in map(parse_article, article_files(knowledge_dir)) if not a.draft]

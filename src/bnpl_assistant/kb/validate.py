@@ -51,12 +51,15 @@ def check_knowledge(knowledge_dir: Path, languages: tuple[str, ...]) -> tuple[Kn
 
 
 def _parse_all(knowledge_dir: Path) -> tuple[list[Article], list[Problem]]:
-    """Every article that parses, and one problem for each that does not."""
+    """Every article that parses (drafts left out: they wait for a person), and one problem for each that does
+    not parse."""
     articles: list[Article] = []
     problems: list[Problem] = []
     for path in article_files(knowledge_dir):
         try:
-            articles.append(parse_article(path))
+            article = parse_article(path)
+            if not article.draft:
+                articles.append(article)
         except DataError as exc:
             problems.append(Problem(str(path), exc.line or 1, str(exc).split(": ", 2)[-1]))
     return articles, problems
