@@ -310,6 +310,25 @@ def test_dashboard_refreshes_itself_and_takes_a_date_range(page: Page, page_app:
     page.wait_for_selector("#outcome-stats :text('no conversation in this window')", timeout=20_000)
 
 
+def test_content_gaps_tab_clusters_what_was_not_resolved(page: Page, page_app: PageApp) -> None:
+    from bnpl_assistant.conversation import Conversation, Reply
+    from bnpl_assistant.storage import open_database
+    from bnpl_assistant.support.convlog import ConversationLog
+
+    log = ConversationLog(open_database(page_app[2].db_path))
+    for k, text in enumerate(["Can I pay my instalments with PayPal?", "is PayPal accepted for payments",
+                              "pay Hallon through PayPal?"]):
+        log.log_turn(Conversation(id=f"gap-{k}-{time.time()}"), text,
+                     Reply(text="...", outcome="refuse", topic=None, retrieved_topics=[], sources=[], language="en",
+                           confidence=0.1, reason="low-confidence"))
+    page.get_by_role("tab", name="Content gaps").click()
+    page.click("#find-gaps")
+    page.wait_for_selector("#gaps-table :text('Content gaps (last 30 days)')", timeout=30_000)
+    table = page.locator("#gaps-table").inner_text()
+    assert "PayPal" in table and "suggested action" in table
+    shot(page, "07-content-gaps.png")
+
+
 def test_markup_in_messages_is_inert(page: Page) -> None:
     ask(page, "<img src=x onerror=\"window.pwned=1\"> [click](javascript:window.pwned=2)")
     assert page.evaluate("window.pwned === undefined")

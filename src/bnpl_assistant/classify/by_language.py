@@ -70,6 +70,12 @@ class LanguageClassifiers:
         return classifier
 
     @property
+    def training_vectors(self) -> np.ndarray:
+        """The query vectors of every training message (all groups): what support messages of this pack look
+        like (the content-gap analysis removes their common directions)."""
+        return self._training[1]
+
+    @property
     def languages(self) -> list[str]:
         return sorted(self._paths)
 

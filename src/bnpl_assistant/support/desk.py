@@ -247,6 +247,26 @@ class SupportDesk:
         except BnplError:
             return None
 
+    def content_gaps(self, since: str | None) -> tuple[list[Any], int] | None:
+        """The content gaps (``analytics/gaps.py``) of the log from ``since`` on: (clusters, unresolved
+        messages); None without a log."""
+        if self.turn_log is None:
+            return None
+        from bnpl_assistant.analytics.gaps import find_gaps, passages_of, unresolved_messages
+
+        understander = self.assistant.understander
+        try:
+            items = unresolved_messages(self.turn_log.database.path, since)
+        except BnplError:
+            return [], 0
+        if not items:
+            return [], 0
+        vectors = understander.embedder.embed_queries([i.text for i in items])
+        training = getattr(understander.classifier, "training_vectors", None)
+        gaps = find_gaps(items, vectors, passages_of(understander.search.table().chunks), since,
+                         datetime.now(UTC).isoformat(timespec="milliseconds"), training)
+        return gaps, len(items)
+
     def latest_eval(self) -> dict[str, Any]:
         """metrics.json of every dataset in the eval output folder (empty when none was run)."""
         out: dict[str, Any] = {}

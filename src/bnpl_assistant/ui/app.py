@@ -65,6 +65,7 @@ def build_app(desk: SupportDesk, settings: Settings, agents: AgentDesk | None = 
         _customer_tab(desk, session, customers, app)
         agent_desk_tab(desk, agents)
         _dashboard_tab(desk, app)
+        _gaps_tab(desk)
     app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=200)
     return app
 
@@ -216,6 +217,33 @@ class _CustomerHandlers:
             self.desk.feedback(state.replies[-1].turn_id, value, text)
             return "Thanks for the feedback.", ""
         return handler
+
+
+GAP_WINDOWS = {"last 7 days": "7d", "last 30 days": "30d", "last 90 days": "90d"}
+
+
+def _gaps_tab(desk: SupportDesk) -> None:
+    """The content gaps of the log: clusters of what the assistant did not resolve, with suggested actions."""
+    from bnpl_assistant.analytics.gaps import MIN_SIZE, markdown
+
+    with gr.Tab("Content gaps"):
+        with gr.Row():
+            window = gr.Dropdown(list(GAP_WINDOWS), value="last 30 days", label="Window", elem_id="gaps-window")
+            find = gr.Button("Find gaps", elem_id="find-gaps")
+        table = gr.Markdown(f"Clusters of {MIN_SIZE} or more unresolved questions appear here.", elem_id="gaps-table")
+
+    def gaps(choice: str) -> str:
+        from datetime import UTC, datetime
+
+        from bnpl_assistant.evals.export import parse_since
+
+        found = desk.content_gaps(parse_since(GAP_WINDOWS.get(choice, "30d"), datetime.now(UTC)))
+        if found is None:
+            return "No conversation log on this page."
+        clusters, unresolved = found
+        return markdown(clusters, unresolved, choice)
+
+    find.click(gaps, [window], [table], api_visibility="private")
 
 
 def _window(start: Any, end: Any) -> tuple[str | None, str | None, str]:
