@@ -160,3 +160,28 @@ def test_a_cluster_answered_on_one_topic_and_not_helped_says_extend_that_article
     gaps = find_gaps(items, EMBEDDER.embed_queries(texts), passages, None, NOW.isoformat(), None, distance=2.0)
     assert len(gaps) == 1 and gaps[0].nearest_topic == "late-fees"
     assert gaps[0].action.startswith("extend article ") and "(topic late-fees)" in gaps[0].action
+
+
+def test_a_model_writes_the_draft_on_the_openai_path_and_the_skeleton_stands_in_when_it_fails() -> None:
+    from bnpl_assistant.analytics.gaps import Gap, draft_article
+    from bnpl_assistant.providers.factory import make_chat_model
+    from fake_openai import FakeOpenAI
+
+    gap = Gap(size=3, first_half=1, second_half=2, examples=["Can I pay with PayPal?", "PayPal accepted?",
+                                                             "pay through PayPal"], why={"refused": 3},
+              languages={"en": 3}, nearest_topic="payment-methods", nearest_article="en/payment-methods",
+              similarity=0.87, action="new article")
+    replies = ["PayPal is not a payment method at Hallon. Pay by card or bank transfer under Payments."]
+    with FakeOpenAI() as server:
+        model = make_chat_model(Settings(llm="openai:test-model", openai_base_url=server.base_url,
+                                         llm_max_retries=0))
+        server.enqueue(kind="text", content="Hallon does not take PayPal.\n\n- Pay by card or bank transfer.")
+        text = draft_article(gap, replies, "en", "2026-11-30", model)
+        assert "Hallon does not take PayPal." in text and "(openai:test-model)" in text
+        sent = json.dumps(server.calls[-1])
+        assert "Can I pay with PayPal?" in sent and "PayPal is not a payment method at Hallon." in sent
+        server.enqueue(kind="status", code=500)
+        fallback = draft_article(gap, replies, "en", "2026-11-30", model)
+    article = parse_article(Path("en/draft-x.md"), fallback)
+    assert article.draft and article.body.startswith("PayPal is not a payment method at Hallon.")
+    assert "(extractive)" in fallback

@@ -338,7 +338,7 @@ def gaps(
     from bnpl_assistant.classify.exemplars import EmbeddingCache
     from bnpl_assistant.evals.export import parse_since
     from bnpl_assistant.kb.validate import load_knowledge
-    from bnpl_assistant.providers.factory import make_embedder
+    from bnpl_assistant.providers.factory import make_chat_model, make_embedder
     from bnpl_assistant.store import VectorStore
     from bnpl_assistant.wiring import pack_exemplars
 
@@ -354,7 +354,8 @@ def gaps(
         found, unresolved = report_gaps(
             db or settings.db_path, embedder.embed_queries, passages_of(store.all_chunks(with_embeddings=True)),
             parse_since(since, now), now.isoformat(timespec="milliseconds"), out,
-            (articles if articles.is_dir() else settings.knowledge_dir) if drafts else None, reference)
+            (articles if articles.is_dir() else settings.knowledge_dir) if drafts else None, reference,
+            make_chat_model(settings) if drafts and settings.llm != "offline" else None)
     except BnplError as exc:
         _fail(exc)
     for k, gap in enumerate(found, 1):

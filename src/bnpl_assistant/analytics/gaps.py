@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from bnpl_assistant.analytics.outcomes import reason_category
-from bnpl_assistant.errors import DataError
+from bnpl_assistant.errors import BnplError, DataError
 from bnpl_assistant.redact import redact
 from bnpl_assistant.storage import LoggedTurn, MissingSchemaError, read_only, read_reopened_tickets, read_turns
 
@@ -229,27 +229,35 @@ def slug(text: str) -> str:
     return "-".join(words[:8]) or "gap"
 
 
-def draft_article(gap: Gap, replies: list[str], language: str, today: str) -> str:
-    """An article skeleton (front matter with ``draft: true``) from the agents' replies: their sentences,
-    deduplicated, for a person to rewrite."""
+def draft_article(gap: Gap, replies: list[str], language: str, today: str, writer: Any = None) -> str:
+    """An article skeleton (front matter with ``draft: true``) from the agents' replies, for a person to rewrite:
+    written by ``writer`` (a chat model with ``draft_article``, the OpenAI path) when given and it answers,
+    else extractive: the replies' sentences, deduplicated."""
     sentences: list[str] = []
     for reply in replies:
         for sentence in _SENTENCE.split(reply.strip()):
             if sentence and sentence not in sentences:
                 sentences.append(sentence)
+    written_by = "extractive"
+    answer = " ".join(sentences[:8]) or "(write the answer here)"
+    if writer is not None and hasattr(writer, "draft_article"):
+        try:
+            answer = writer.draft_article(gap.examples, replies[:20], language)
+            written_by = str(getattr(writer, "name", "model"))
+        except BnplError:
+            pass  # the extractive skeleton stands in for a model that is unavailable
     title = gap.examples[0].rstrip("?.! ")[:80]
     questions = "\n".join(f"  - {json.dumps(q, ensure_ascii=False)}" for q in gap.examples)
-    answer = " ".join(sentences[:8]) or "(write the answer here)"
     return (f"---\nid: draft-{slug(gap.examples[0])}\ntopic: {gap.nearest_topic or 'TODO'}\n"
             f"title: {json.dumps(title, ensure_ascii=False)}\nlanguage: {language}\nupdated: {today}\n"
             f"draft: true  # remove this line once a person has written the article\nquestions:\n{questions}\n---\n"
             f"{answer}\n\n## What agents answered (to be rewritten)\n\n"
             + "\n".join(f"- {s}" for s in sentences[:20]) + "\n\n"
-            f"Drafted by `bnpl-assistant gaps` from {len(replies)} agent replies in {gap.size} conversations; "
-            f"nearest existing article: {gap.nearest_article} (similarity {gap.similarity:.2f}).\n")
+            f"Drafted by `bnpl-assistant gaps` ({written_by}) from {len(replies)} agent replies in {gap.size} "
+            f"conversations; nearest existing article: {gap.nearest_article} (similarity {gap.similarity:.2f}).\n")
 
 
-def write_drafts(gaps: list[Gap], db_path: Path, articles_root: Path, today: str) -> list[Path]:
+def write_drafts(gaps: list[Gap], db_path: Path, articles_root: Path, today: str, writer: Any = None) -> list[Path]:
     """A draft article per gap whose conversations agents answered; returns the files written."""
     written = []
     for gap in gaps:
@@ -259,7 +267,7 @@ def write_drafts(gaps: list[Gap], db_path: Path, articles_root: Path, today: str
         language = max(gap.languages, key=gap.languages.__getitem__)
         path = articles_root / language / f"draft-{slug(gap.examples[0])}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(draft_article(gap, replies, language, today), encoding="utf-8")
+        path.write_text(draft_article(gap, replies, language, today, writer), encoding="utf-8")
         gap.draft = str(path)
         written.append(path)
     return written
@@ -286,14 +294,14 @@ def to_json(gaps: list[Gap]) -> list[dict[str, Any]]:
 
 def report_gaps(db_path: Path, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
                 now: str, out: Path, articles_root: Path | None,
-                reference: np.ndarray | None = None) -> tuple[list[Gap], int]:
+                reference: np.ndarray | None = None, writer: Any = None) -> tuple[list[Gap], int]:
     """Find the gaps of the log at ``db_path`` (``embed``: texts -> query vectors), write ``gaps.md`` and
     ``gaps.json`` into ``out`` and, with ``articles_root``, the draft articles; returns (gaps, unresolved)."""
     items = unresolved_messages(db_path, since)
     vectors = embed([i.text for i in items]) if items else np.zeros((0, 384), dtype=np.float32)
     gaps = find_gaps(items, vectors, passages, since, now, reference)
     if articles_root is not None:
-        write_drafts(gaps, db_path, articles_root, now[:10])
+        write_drafts(gaps, db_path, articles_root, now[:10], writer)
     out.mkdir(parents=True, exist_ok=True)
     window = f"since {since[:10]}" if since else "whole log"
     (out / "gaps.md").write_text(markdown(gaps, len(items), window), encoding="utf-8")

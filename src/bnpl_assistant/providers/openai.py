@@ -186,6 +186,27 @@ class OpenAIChatModel:
 
         return self.breaker.call(call)
 
+    def draft_article(self, questions: list[str], replies: list[str], language: str) -> str:
+        """The body of a draft help-center article from customers' (redacted) questions and agents' replies,
+        for a person to review (``bnpl-assistant gaps``).
+
+        Raises:
+            ProviderError: as :meth:`answer`.
+        """
+        body = ("Language: " + LANGUAGE_NAMES.get(language, language) + "\n\nQuestions:\n"
+                + "\n".join(f"- {q}" for q in questions) + "\n\nAgents' replies:\n"
+                + "\n".join(f"- {r}" for r in replies))
+        messages = [("system", _prompt("draft_article.txt")), ("human", body)]
+
+        def call() -> str:
+            result = self._with_retries(lambda: self.client.invoke(messages))
+            text = str(getattr(result, "content", "") or "").strip()
+            if not text:
+                raise ProviderError(f"{self.name} returned an empty draft")
+            return text[:4000]
+
+        return self.breaker.call(call)
+
     def stream(self, question: str, language: str, passages: list[Passage],
                history: list[Turn]) -> Iterator[str]:
         """Token deltas. Connection set-up is retried; a stream cut mid-reply raises ProviderError."""
