@@ -144,7 +144,9 @@ def _figure(width: float = 7.5, height: float = 4.0) -> Figure:
 
 
 def _rates(groups: dict[str, dict[str, Any]], metric: str) -> list[float]:
-    return [float(s[metric]["value"] or 0.0) for s in groups.values()]
+    """The metric per group; NaN (a gap in the line, no bar) where it has no value, e.g. durable resolution of
+    days whose 7-day windows are still open."""
+    return [float("nan") if s[metric]["value"] is None else float(s[metric]["value"]) for s in groups.values()]
 
 
 def plot_by_day(report: dict[str, Any]) -> Figure:
