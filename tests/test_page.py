@@ -277,7 +277,7 @@ def test_dashboard_renders_plots(page: Page) -> None:
     page.wait_for_selector("#live-stats :text('Containment')", timeout=20_000)
     page.wait_for_selector("#outcome-plot img, #outcome-plot svg, #outcome-plot canvas", timeout=20_000)
     page.wait_for_selector("#outcome-stats :text('autonomous resolution')", timeout=20_000)
-    for plot in ("#by-day-plot", "#csat-plot", "#by-topic-plot"):
+    for plot in ("#by-day-plot", "#csat-plot", "#by-topic-plot", "#by-language-plot"):
         page.wait_for_selector(f"{plot} img, {plot} svg, {plot} canvas", timeout=20_000)
     shot(page, "06-dashboard.png")
 

@@ -279,6 +279,7 @@ def _dashboard_tab(desk: SupportDesk, app: gr.Blocks) -> None:
             by_day = gr.Plot(label="Outcomes by day", elem_id="by-day-plot")
             csat = gr.Plot(label="CSAT", elem_id="csat-plot")
         by_topic = gr.Plot(label="Outcomes by topic", elem_id="by-topic-plot")
+        by_language = gr.Plot(label="Outcomes by language", elem_id="by-language-plot")
         live = gr.Markdown(elem_id="live-stats")
         with gr.Row():
             outcome_plot = gr.Plot(label="Replies", elem_id="outcome-plot")
@@ -293,14 +294,14 @@ def _dashboard_tab(desk: SupportDesk, app: gr.Blocks) -> None:
         report = desk.outcome_report(since, until)
         stats = desk.live_stats()
         data, images = desk.latest_deflection()
-        charts = ((plot_by_day(report), plot_csat(report), plot_groups(report["by_topic"], "Outcomes by topic"))
-                  if report else (None, None, None))
+        charts = ((plot_by_day(report), plot_csat(report), plot_groups(report["by_topic"], "Outcomes by topic"),
+                   plot_groups(report["by_language"], "Outcomes by language")) if report else (None,) * 4)
         return (render.outcome_markdown(report, label), *charts, render.stats_markdown(stats),
                 plots.outcomes(stats), plots.latency(stats), render.eval_markdown(desk.latest_eval()),
                 render.deflection_markdown(data), [str(p) for p in images])
 
-    dash_outputs = [outcomes, by_day, csat, by_topic, live, outcome_plot, latency_plot, eval_table, deflection,
-                    deflection_images]
+    dash_outputs = [outcomes, by_day, csat, by_topic, by_language, live, outcome_plot, latency_plot, eval_table,
+                    deflection, deflection_images]
     for trigger in (refresh_dash.click, timer.tick, start.change, end.change):
         trigger(dashboard, [start, end], dash_outputs, api_visibility="private")
     app.load(dashboard, [start, end], dash_outputs, api_visibility="private")
