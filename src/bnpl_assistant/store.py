@@ -224,14 +224,13 @@ class VectorStore:
         ptr = self.pointer(max_age_s=0)
         if ptr is None:
             return []
-        if self.embedded:
-            chunks = self._read_snapshot(str(ptr["active"]))
-            if chunks is not None:
-                return chunks if with_embeddings else [StoredChunk(c.id, c.text, c.metadata) for c in chunks]
+        if not self.embedded:
+            return self._chroma_chunks(with_embeddings)
+        chunks = self._read_snapshot(str(ptr["active"]))
+        if chunks is None:  # an index from before the reader copy: read it through Chroma, and write the copy
             chunks = self._chroma_chunks(with_embeddings=True)
             self._write_snapshot(str(ptr["active"]), chunks)
-            return chunks if with_embeddings else [StoredChunk(c.id, c.text, c.metadata) for c in chunks]
-        return self._chroma_chunks(with_embeddings)
+        return chunks if with_embeddings else [StoredChunk(c.id, c.text, c.metadata) for c in chunks]
 
     def _chroma_chunks(self, with_embeddings: bool) -> list[StoredChunk]:
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from bnpl_assistant.analytics.logfile import read_log
 from bnpl_assistant.analytics.outcomes import reason_category
-from bnpl_assistant.errors import BnplError, DataError
+from bnpl_assistant.errors import BnplError
 from bnpl_assistant.redact import redact
-from bnpl_assistant.storage import LoggedTurn, MissingSchemaError, read_only, read_reopened_tickets, read_turns
+from bnpl_assistant.storage import LoggedTurn, read_only, read_reopened_tickets, read_turns
 
 DISTANCE = 0.7  # cosine distance (of the post-processed vectors) at which clusters stop merging
 TOP_COMPONENTS = 4
@@ -82,14 +83,9 @@ class Gap:
 
 def unresolved_messages(db_path: Path, since: str | None) -> list[Unresolved]:
     """The unresolved customer messages of the log from ``since`` on (see the module docstring)."""
-    if not db_path.exists():
-        raise DataError("no conversation log yet: run the assistant first", str(db_path))
-    try:
-        with read_only(db_path) as conn:
-            turns = read_turns(conn, since)
-            reopened = read_reopened_tickets(conn)
-    except MissingSchemaError:
-        raise DataError("no conversation log yet: run the assistant first", str(db_path)) from None
+    with read_log(db_path, "run the assistant first") as conn:
+        turns = read_turns(conn, since)
+        reopened = read_reopened_tickets(conn)
     out = []
     previous: dict[str, LoggedTurn] = {}  # conversation id -> its last turn with a customer message
     taken: set[int] = set()
@@ -260,8 +256,9 @@ def draft_article(gap: Gap, replies: list[str], language: str, today: str, write
 def write_drafts(gaps: list[Gap], db_path: Path, articles_root: Path, today: str, writer: Any = None) -> list[Path]:
     """A draft article per gap whose conversations agents answered; returns the files written."""
     written = []
+    by_conversation = agent_replies(db_path, sorted({cid for gap in gaps for cid in gap.conversations}))
     for gap in gaps:
-        replies = [r for cid in gap.conversations for r in agent_replies(db_path, [cid]).get(cid, [])]
+        replies = [r for cid in gap.conversations for r in by_conversation.get(cid, [])]
         if not replies:
             continue
         language = max(gap.languages, key=gap.languages.__getitem__)
@@ -292,22 +289,30 @@ def to_json(gaps: list[Gap]) -> list[dict[str, Any]]:
     return [{**asdict(g), "trend": g.trend} for g in gaps]
 
 
+def gaps_in_log(db_path: Path, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
+                now: str, reference: np.ndarray | None = None) -> tuple[list[Gap], int]:
+    """(clusters, unresolved messages) of the log at ``db_path`` from ``since`` on (``embed``: texts -> query
+    vectors; ``reference``: the pack's training messages' vectors)."""
+    items = unresolved_messages(db_path, since)
+    if not items:
+        return [], 0
+    return find_gaps(items, embed([i.text for i in items]), passages, since, now, reference), len(items)
+
+
 def report_gaps(db_path: Path, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
                 now: str, out: Path, articles_root: Path | None,
                 reference: np.ndarray | None = None, writer: Any = None) -> tuple[list[Gap], int]:
     """Find the gaps of the log at ``db_path`` (``embed``: texts -> query vectors), write ``gaps.md`` and
     ``gaps.json`` into ``out`` and, with ``articles_root``, the draft articles; returns (gaps, unresolved)."""
-    items = unresolved_messages(db_path, since)
-    vectors = embed([i.text for i in items]) if items else np.zeros((0, 384), dtype=np.float32)
-    gaps = find_gaps(items, vectors, passages, since, now, reference)
+    gaps, unresolved = gaps_in_log(db_path, embed, passages, since, now, reference)
     if articles_root is not None:
         write_drafts(gaps, db_path, articles_root, now[:10], writer)
     out.mkdir(parents=True, exist_ok=True)
     window = f"since {since[:10]}" if since else "whole log"
-    (out / "gaps.md").write_text(markdown(gaps, len(items), window), encoding="utf-8")
-    (out / "gaps.json").write_text(json.dumps({"unresolved": len(items), "gaps": to_json(gaps)}, indent=1,
+    (out / "gaps.md").write_text(markdown(gaps, unresolved, window), encoding="utf-8")
+    (out / "gaps.json").write_text(json.dumps({"unresolved": unresolved, "gaps": to_json(gaps)}, indent=1,
                                               ensure_ascii=False), encoding="utf-8")
-    return gaps, len(items)
+    return gaps, unresolved
 
 
 def passages_of(chunks: list[Any]) -> list[tuple[str, str, np.ndarray]]:

@@ -60,19 +60,15 @@ class ConversationOutcome:
 
 def conversation_outcomes(log: OutcomeLog, as_of: datetime) -> list[ConversationOutcome]:
     """Every conversation of ``log`` classified; ``as_of`` decides whose reopen window has passed."""
-    firsts = []
-    for cid, turns in log.turns.items():
-        if turns:
-            firsts.append((cid, turns))
+    conversations = [(cid, turns, next((t.topic for t in turns if t.topic), None))
+                     for cid, turns in log.turns.items() if turns]
     # Who came back: a customer's later conversation on the same topic within the window reopens the earlier one.
     later: dict[tuple[str, str], list[datetime]] = defaultdict(list)
-    for _, turns in firsts:
-        topic = next((t.topic for t in turns if t.topic), None)
+    for _, turns, topic in conversations:
         if turns[0].customer_id and topic:
             later[(turns[0].customer_id, topic)].append(_time(turns[0].created_at))
     out = []
-    for cid, turns in firsts:
-        topic = next((t.topic for t in turns if t.topic), None)
+    for cid, turns, topic in conversations:
         started, ended = _time(turns[0].created_at), _time(turns[-1].created_at)
         escalations = [t for t in turns if t.outcome == "escalate"]
         ticket = log.handoffs.get(cid)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bnpl_assistant.analytics import calibration
+from bnpl_assistant.analytics.logfile import read_log
 from bnpl_assistant.analytics.outcomes import conversation_outcomes, grouped, outcome_rows, summarise
 from bnpl_assistant.errors import DataError
-from bnpl_assistant.storage import MissingSchemaError, read_only
 from bnpl_assistant.storage.outcomes import read_outcome_log
 
 if TYPE_CHECKING:
@@ -34,13 +34,8 @@ def build(db_path: Path, since: str | None, until: str | None, as_of: datetime,
     Raises:
         DataError: no log yet, or no conversation in the window.
     """
-    if not db_path.exists():
-        raise DataError("no conversation log yet: run the assistant first", str(db_path))
-    try:
-        with read_only(db_path) as conn:
-            log = read_outcome_log(conn, since, until)
-    except MissingSchemaError:
-        raise DataError("no conversation log yet: run the assistant first", str(db_path)) from None
+    with read_log(db_path, "run the assistant first") as conn:
+        log = read_outcome_log(conn, since, until)
     outcomes = conversation_outcomes(log, as_of)
     if not outcomes:
         raise DataError(f"no conversation started in the window (since {since or 'the start'})", str(db_path))
@@ -66,8 +61,8 @@ def deflection(overall: dict[str, Any], monthly_contacts: float | None) -> dict[
     from bnpl_assistant.deflection.model import headline
     from bnpl_assistant.deflection.scenario import load_preset
 
-    figure = overall["durable_resolution"] if overall["durable_resolution"]["n"] else overall["autonomous_resolution"]
     basis = "durable_resolution" if overall["durable_resolution"]["n"] else "autonomous_resolution"
+    figure = overall[basis]
     if figure["value"] is None:
         return None
     scenario = load_preset(SCENARIO)

@@ -17,16 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bnpl_assistant.analytics.logfile import read_log
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.redact import redact
-from bnpl_assistant.storage import (
-    LoggedTurn,
-    MissingSchemaError,
-    read_conversation_turns,
-    read_only,
-    read_reopened_tickets,
-    read_turns,
-)
+from bnpl_assistant.storage import LoggedTurn, read_conversation_turns, read_reopened_tickets, read_turns
 
 THUMBS_DOWN, HANDED_OFF, REOPENED = "thumbs_down", "handed_off", "reopened"
 _SINCE = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
@@ -114,16 +108,11 @@ def export_flagged(db_path: Path, out: Path, since: str | None = None) -> int:
     Raises:
         DataError: there is no log at ``db_path`` yet.
     """
-    if not db_path.exists():
-        raise DataError("no conversation log yet: nothing to export", str(db_path))
-    try:
-        with read_only(db_path) as conn:
-            recent = read_turns(conn, since)
-            reopened = read_reopened_tickets(conn)
-            candidates = sorted({t.conversation_id for t in recent if _flags(t, reopened)})
-            flagged = flagged_conversations(read_conversation_turns(conn, candidates), reopened, since)
-    except MissingSchemaError:
-        raise DataError("no conversation log yet: nothing to export", str(db_path)) from None
+    with read_log(db_path, "nothing to export") as conn:
+        recent = read_turns(conn, since)
+        reopened = read_reopened_tickets(conn)
+        candidates = sorted({t.conversation_id for t in recent if _flags(t, reopened)})
+        flagged = flagged_conversations(read_conversation_turns(conn, candidates), reopened, since)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as file:

@@ -252,20 +252,16 @@ class SupportDesk:
         messages); None without a log."""
         if self.turn_log is None:
             return None
-        from bnpl_assistant.analytics.gaps import find_gaps, passages_of, unresolved_messages
+        from bnpl_assistant.analytics.gaps import gaps_in_log, passages_of
 
         understander = self.assistant.understander
+        passages = passages_of(understander.search.table().chunks)
         try:
-            items = unresolved_messages(self.turn_log.database.path, since)
-        except BnplError:
+            return gaps_in_log(self.turn_log.database.path, understander.embedder.embed_queries, passages, since,
+                               datetime.now(UTC).isoformat(timespec="milliseconds"),
+                               getattr(understander.classifier, "training_vectors", None))
+        except BnplError:  # no log (yet)
             return [], 0
-        if not items:
-            return [], 0
-        vectors = understander.embedder.embed_queries([i.text for i in items])
-        training = getattr(understander.classifier, "training_vectors", None)
-        gaps = find_gaps(items, vectors, passages_of(understander.search.table().chunks), since,
-                         datetime.now(UTC).isoformat(timespec="milliseconds"), training)
-        return gaps, len(items)
 
     def latest_eval(self) -> dict[str, Any]:
         """metrics.json of every dataset in the eval output folder (empty when none was run)."""
