@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the modules themselves load after quiet_process() has set t
     from bnpl_assistant.ingest import IngestReport
     from bnpl_assistant.settings import Settings
     from bnpl_assistant.wiring import Components, Core
+    from postgres import Cluster
 
 quiet_process()
 
@@ -93,13 +94,15 @@ def core(ingested: tuple[Settings, IngestReport, Core]) -> Core:
 
 
 @pytest.fixture
-def components(core: Core, tmp_path: Path) -> Callable[..., Components]:
-    """A factory of fresh components on the session's core, each on its own database in tmp_path, e.g.
+def components(core: Core, database_at: Callable[[str], Path | str]) -> Callable[..., Components]:
+    """A factory of fresh components on the session's core, each on its own database (``database_at``), e.g.
     ``components(llm=model)``: tests build what they need instead of changing a shared assistant."""
     from bnpl_assistant.wiring import assemble
 
+    count = iter(range(1_000_000))
+
     def make(**options: Any) -> Components:
-        options.setdefault("db_path", tmp_path / f"components-{len(list(tmp_path.glob('components-*')))}.sqlite3")
+        options.setdefault("db_path", database_at(f"components-{next(count)}"))
         return assemble(core, **options)
 
     return make
@@ -141,19 +144,58 @@ def copy_of_built(built: Built, folder: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=folder, knowledge_dir=KNOWLEDGE, **overrides)
 
 
+ON_POSTGRES = os.environ.get("BNPL_TEST_DATABASE", "sqlite") == "postgresql"  # the second pass of scripts/test.sh
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the session (skipped where the server is not installed,
+    except in the PostgreSQL pass, which fails instead)."""
+    from postgres import Cluster, binaries
+
+    bin_dir = binaries()
+    if bin_dir is None:
+        if ON_POSTGRES:
+            pytest.fail("BNPL_TEST_DATABASE=postgresql but PostgreSQL is not installed (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = Cluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def database_at(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path | str]]:
+    """A factory of empty databases for one test: ``database_at("bnpl")`` is a SQLite file in tmp_path, or, in
+    the PostgreSQL pass (``BNPL_TEST_DATABASE=postgresql``), a fresh database on the session's cluster. Tests
+    marked ``database`` take their databases from here, so the same test runs on both backends."""
+    from bnpl_assistant.storage import dispose
+
+    made: list[Path | str] = []
+
+    def make(name: str = "bnpl") -> Path | str:
+        on_server = ON_POSTGRES
+        target = request.getfixturevalue("postgres").create_database() if on_server else tmp_path / f"{name}.sqlite3"
+        made.append(target)
+        return target
+
+    yield make
+    for target in made:
+        dispose(target)
+
+
+@pytest.fixture
+def db(database_at: Callable[[str], Path | str]) -> Path | str:
     """A freshly seeded demo accounts database."""
     from bnpl_assistant.accounts.seed import seed_demo
     from bnpl_assistant.storage import open_database
 
-    path = tmp_path / "bnpl.sqlite3"
-    seed_demo(open_database(path))
-    return path
+    target = database_at("bnpl")
+    seed_demo(open_database(target))
+    return target
 
 
 @pytest.fixture
-def svc(db: Path) -> AccountsService:
+def svc(db: Path | str) -> AccountsService:
     from bnpl_assistant.accounts.service import AccountsService
     from bnpl_assistant.storage import open_database
 

@@ -239,7 +239,7 @@ def test_write_and_audit_share_one_transaction(svc: AccountsService, db: Path,
     before = snapshot(db)
 
     def broken_audit(*args: object, **kwargs: object) -> None:
-        raise OperationalError("disk I/O error")
+        raise OperationalError("INSERT INTO audit", (), Exception("disk I/O error"))
 
     monkeypatch.setattr(svc, "_audited", broken_audit)
     with pytest.raises(OperationalError):

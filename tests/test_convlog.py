@@ -143,6 +143,6 @@ def test_dashboard_and_deflection_share_one_resolution(log: ConversationLog) -> 
         if feedback is not None:
             log.feedback(ids[0], feedback)
     stats = log.stats()
-    from_log = resolution_from_log(log.database.path)
+    from_log = resolution_from_log(log.database.target)
     assert (stats.resolution, stats.containment) == (0.5, 0.75)
     assert (from_log.value, from_log.containment, from_log.n) == (stats.resolution, stats.containment, 4)

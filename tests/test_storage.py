@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bnpl_assistant import storage
 from bnpl_assistant.accounts.service import AccountsService
@@ -18,44 +20,72 @@ from bnpl_assistant.support.handoffs import HandoffStore
 DATA = Path(__file__).parent / "data"
 
 
-def rows(db: Path, sql: str, *args: object) -> list[Row]:
+def rows(db: Path | str, sql: str, *args: object) -> list[Row]:
     with storage.session(db) as conn:
         return conn.execute(sql, args).fetchall()
 
 
-# -- migrations (moved from test_accounts.py) ------------------------------------------------------------
+# -- migrations ------------------------------------------------------------------------------------------------
+
+TABLES = {"alembic_version", "meta", "customers", "orders", "plans", "instalments", "returns", "disputes", "audit",
+          "handoffs", "outbox", "turns", "conversations", "messages", "ratings", "desk_access"}
 
 
-def test_migrations_create_every_table_and_rerun_safely(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
-    assert open_database(path).schema_version() == storage.LATEST_VERSION
-    assert open_database(path).schema_version() == storage.LATEST_VERSION  # again: nothing applied twice
-    names = {r[0] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"schema_version", "customers", "orders", "plans", "instalments", "returns", "disputes", "audit",
-            "handoffs", "outbox", "turns"} <= names
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2, 3]
-    turn_columns = {r[1] for r in rows(path, "PRAGMA table_info(turns)")}
+@pytest.mark.database
+def test_migrations_create_every_table_and_rerun_safely(database_at: Callable[[str], Path | str]) -> None:
+    target = database_at("x")
+    assert open_database(target).schema_version() == storage.LATEST_VERSION
+    assert open_database(target).schema_version() == storage.LATEST_VERSION  # again: nothing applied twice
+    with storage.session(target) as conn:
+        inspector = sa.inspect(conn.raw)
+        assert TABLES <= set(inspector.get_table_names())
+        turn_columns = {c["name"] for c in inspector.get_columns("turns")}
+        outbox_columns = {c["name"] for c in inspector.get_columns("outbox")}
+        assert [tuple(r) for r in conn.execute("SELECT version_num FROM alembic_version").fetchall()] == [("0004",)]
     assert {"id", "conversation_id", "turn_index", "created_at", "customer_id", "language", "message",
             "reply", "outcome", "topic", "sources", "model_path", "latency_ms", "reason", "feedback",
             "feedback_comment"} <= turn_columns
+    assert {"claimed_by", "claimed_until"} <= outbox_columns
+
+
+@pytest.mark.database
+def test_constraints_hold_on_every_backend(database_at: Callable[[str], Path | str]) -> None:
+    database = open_database(database_at("x"))
+    with pytest.raises(storage.IntegrityError), database.write() as conn:  # CHECK
+        conn.execute("INSERT INTO ratings (conversation_id, at, score, resolved_by) VALUES ('c', 'now', 9, 'agent')")
+    with database.write() as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+        conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'w') ON CONFLICT DO NOTHING")
+    with pytest.raises(storage.IntegrityError), database.write() as conn:  # PRIMARY KEY
+        conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'x')")
+    with database.session() as conn:
+        assert [dict(r) for r in conn.execute("SELECT key, value FROM meta").fetchall()] == [{"key": "k", "value": "v"}]
+
+
+def _legacy_file(path: Path, versions: int) -> None:
+    """A file as releases before Alembic wrote it: the tables of ``versions`` steps and ``schema_version``."""
+    statements = (DATA / "db_schema_v1.sql").read_text(encoding="utf-8")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(statements)
+        if versions >= 2:
+            conn.execute("ALTER TABLE handoffs ADD COLUMN summary_by TEXT NOT NULL DEFAULT 'extractive'")
+        conn.executemany("INSERT INTO schema_version (version, applied_at) VALUES (?, 'then')",
+                         [(v,) for v in range(1, versions + 1)])
+    conn.close()
 
 
 def test_upgrade_from_version_1_keeps_the_data(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite3"
-    with storage.session(path) as conn:  # a database written by the first release
-        storage.schema_version(conn)
-        for version, statements in storage.MIGRATIONS[:1]:
-            with storage.transaction(conn):
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 'then')", (version,))
-        with storage.transaction(conn):
-            conn.execute("INSERT INTO handoffs (ticket, created_at, conversation_id, language, reason, team, "
-                         "priority, summary, transcript, status) VALUES ('HND-000001', 'then', 'c1', 'en', "
-                         "'fraud', 'fraud', 1, 'old summary', '[]', 'open')")
+    _legacy_file(path, 1)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO handoffs (ticket, created_at, conversation_id, language, reason, team, priority, "
+                     "summary, transcript, status) VALUES ('HND-000001', 'then', 'c1', 'en', 'fraud', 'fraud', 1, "
+                     "'old summary', '[]', 'open')")
+    conn.close()
     assert open_database(path).schema_version() == storage.LATEST_VERSION
-    ticket = rows(path, "SELECT summary, summary_by FROM handoffs")
-    assert [tuple(r) for r in ticket] == [("old summary", "extractive")]
+    ticket = rows(path, "SELECT summary, summary_by, reopened FROM handoffs")
+    assert [tuple(r) for r in ticket] == [("old summary", "extractive", 0)]
+    assert [r[0] for r in rows(path, "SELECT version_num FROM alembic_version")] == ["0004"]
 
 
 def test_connection_uses_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
@@ -65,13 +95,14 @@ def test_connection_uses_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> No
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == storage.BUSY_TIMEOUT_MS
 
 
-def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
+@pytest.mark.database
+def test_concurrent_migrations_apply_once(database_at: Callable[[str], Path | str]) -> None:
+    target = database_at("x")
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            open_database(path)
+            open_database(target)
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)
 
@@ -81,11 +112,12 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert [r[0] for r in rows(path, "SELECT version FROM schema_version")] == [1, 2, 3]
+    assert [r[0] for r in rows(target, "SELECT version_num FROM alembic_version")] == ["0004"]
 
 
-def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
-    path = tmp_path / "x.sqlite3"
+@pytest.mark.database
+def test_transaction_rolls_back_on_error(database_at: Callable[[str], Path | str]) -> None:
+    path = database_at("x")
     open_database(path)
     with storage.session(path) as conn:
         with pytest.raises(RuntimeError), storage.transaction(conn):
@@ -139,3 +171,29 @@ def test_read_only_creates_nothing_and_names_a_missing_table(tmp_path: Path) -> 
     with pytest.raises(storage.OperationalError, match="readonly"), storage.read_only(path) as conn:
         conn.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')")
     assert rows(path, "SELECT COUNT(*) FROM meta")[0][0] == 0
+
+
+def test_a_file_from_schema_version_3_upgrades_and_its_conversation_continues(tmp_path: Path) -> None:
+    """Today's files (schema_version 3, before Alembic): stamped, upgraded, and the queued conversation, its
+    ticket and its outbox item carry on under the new schema."""
+    from bnpl_assistant.support.live import LiveChat
+
+    path = tmp_path / "v3.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript((DATA / "db_schema_v3.sql").read_text(encoding="utf-8"))
+    conn.close()
+    database = open_database(path)
+    assert database.schema_version() == storage.LATEST_VERSION
+    assert [r[0] for r in rows(path, "SELECT version_num FROM alembic_version")] == ["0004"]
+    handoffs = HandoffStore(database)
+    live = LiveChat(database, handoffs)
+    assert live.owner("conv-v3") == "queued"
+    conversation = live.load("conv-v3")
+    assert conversation is not None and conversation.customer_id == "cust-001"
+    assert [t.role for t in conversation.turns] == ["customer", "assistant"]
+    assert [m.role for m in live.messages("conv-v3")] == ["customer", "assistant", "system"]
+    assert handoffs.pending_outbox() == 1
+    live.customer_writes(conversation, "Hello?")
+    assert [m.text for m in live.messages("conv-v3", after=3)] == ["Hello?"]
+    (turn,) = ConversationLog(database).iter_turns()
+    assert (turn.outcome, turn.ticket) == ("escalate", "HND-000001")

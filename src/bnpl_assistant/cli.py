@@ -282,8 +282,9 @@ def seed_demo(reset: Annotated[bool, typer.Option(help="Drop the demo data and s
     from bnpl_assistant.storage import open_database
 
     settings = _settings()
-    counts = seed(open_database(settings.db_path), reset=reset)
-    console.print(f"demo database: {settings.db_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    database = open_database(settings.database)
+    counts = seed(database, reset=reset)
+    console.print(f"demo database: {database.describe()}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @app.command()

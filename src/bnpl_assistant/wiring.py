@@ -139,7 +139,7 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
                 articles)
 
 
-def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None = None, accounts: bool = True,
+def assemble(core: Core, *, db_path: Path | str | None = None, llm: ChatModel | None = None, accounts: bool = True,
              log_turns: bool = True, model_tools: bool = True, model_summaries: bool = True,
              clock: Callable[[], datetime] | None = None) -> Components:
     """An assistant on ``core`` with its model and, with ``accounts``, the demo accounts, the account agent,
@@ -154,7 +154,7 @@ def assemble(core: Core, *, db_path: Path | None = None, llm: ChatModel | None =
     parts = (settings, core.topics, core.understander, core.detector)
     if not accounts:
         return Components(settings, Assistant(*parts, llm=llm, articles=core.articles))
-    database = open_database(db_path or settings.db_path)
+    database = open_database(db_path or settings.database)
     ensure_demo(database)
     service = AccountsService(database)
     intents = settings.pack.optional("account_intents.yaml")
@@ -186,7 +186,7 @@ def handoff_store(settings: Settings, database: Database, topics: TopicCatalog |
                         summariser=summariser, clock=clock)
 
 
-def build(settings: Settings, *, db_path: Path | None = None, llm: ChatModel | None = None,
+def build(settings: Settings, *, db_path: Path | str | None = None, llm: ChatModel | None = None,
           embedder: Embedder | None = None, store: VectorStore | None = None, accounts: bool = True,
           log_turns: bool = True) -> Components:
     """Everything from the settings: :func:`build_core`, then :func:`assemble`.

@@ -1,7 +1,7 @@
 """Fictional demo accounts: customers, orders, payment plans with instalments, returns, disputes.
 
 Deterministic (fixed seed, dates relative to a fixed ``today``) and idempotent: every row has a stable
-key and is inserted with ``INSERT OR IGNORE``, so seeding again adds nothing and keeps changes customers
+key and is inserted with ``ON CONFLICT DO NOTHING``, so seeding again adds nothing and keeps changes customers
 made since (a reported return stays reported). ``reset=True`` starts the accounts over.
 """
 
@@ -117,10 +117,10 @@ def seed_demo(database: Database, today: date = DEMO_TODAY, reset: bool = False)
                 for table in ACCOUNT_TABLES:
                     conn.execute(f"DELETE FROM {table}")
                 conn.execute("DELETE FROM meta WHERE key = 'demo_today'")
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('demo_today', ?)",
+            conn.execute("INSERT INTO meta (key, value) VALUES ('demo_today', ?) ON CONFLICT DO NOTHING",
                          (today.isoformat(),))
-            conn.executemany("INSERT OR IGNORE INTO customers (id, name, email, language, payment_method, "
-                             "created_at) VALUES (?, ?, ?, ?, ?, ?)", customers)
+            conn.executemany("INSERT INTO customers (id, name, email, language, payment_method, "
+                             "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", customers)
             for order in orders:
                 _insert_order(conn, order)
         return counts(conn)
@@ -296,27 +296,27 @@ def _maybe_return_or_dispute(rng: random.Random, order: _Order, today: date) -> 
 
 def _insert_order(conn: Connection, o: _Order) -> None:
     oid, pid = f"ord-{o.num}", f"pln-{o.num}"
-    conn.execute("INSERT OR IGNORE INTO orders (id, customer_id, shop, items, amount_cents, currency, "
-                 "status, ordered_at, shipped_at) VALUES (?, ?, ?, ?, ?, 'EUR', ?, ?, ?)",
+    conn.execute("INSERT INTO orders (id, customer_id, shop, items, amount_cents, currency, "
+                 "status, ordered_at, shipped_at) VALUES (?, ?, ?, ?, ?, 'EUR', ?, ?, ?) ON CONFLICT DO NOTHING",
                  (oid, o.customer_id, o.shop, json.dumps(o.items, ensure_ascii=False), o.cents, o.status,
                   o.ordered.isoformat(), o.shipped.isoformat() if o.shipped else None))
-    conn.execute("INSERT OR IGNORE INTO plans (id, order_id, kind, months, apr, status, extension_days) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    conn.execute("INSERT INTO plans (id, order_id, kind, months, apr, status, extension_days) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                  (pid, oid, o.kind, o.months, o.apr, o.plan_status, o.extension_days))
     conn.executemany(
-        "INSERT OR IGNORE INTO instalments (plan_id, seq, due_date, amount_cents, status, paid_at, attempts, "
-        "paused_until, paused_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO instalments (plan_id, seq, due_date, amount_cents, status, paid_at, attempts, "
+        "paused_until, paused_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [(pid, i.seq, i.due.isoformat(), i.cents, i.status, _iso(i.paid_at), i.attempts, _iso(i.paused_until),
           i.paused_from) for i in o.instalments])
     if o.ret:
         r = o.ret
-        conn.execute("INSERT OR IGNORE INTO returns (id, order_id, reported_at, pause_until, status, "
-                     "refund_cents, refunded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO returns (id, order_id, reported_at, pause_until, status, "
+                     "refund_cents, refunded_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                      (f"ret-{o.num}", oid, _iso(r["reported"]), _iso(r["until"]), r["status"], r["refund"],
                       _iso(r["at"])))
     for k, d in enumerate(o.disputes, start=1):
-        conn.execute("INSERT OR IGNORE INTO disputes (id, order_id, opened_at, reason, status) "
-                     "VALUES (?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO disputes (id, order_id, opened_at, reason, status) "
+                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                      (f"dsp-{o.num}-{k}", oid, _iso(d["opened"]), d["reason"], d["status"]))
 
 

@@ -48,7 +48,7 @@ def report(
     settings = _settings()
     now = datetime.now(UTC)
     try:
-        content = analytics.build(db or settings.db_path, parse_since(since, now),
+        content = analytics.build(db or settings.database, parse_since(since, now),
                                   parse_since(until, now) if until else None, now, monthly_contacts,
                                   eval_dir if eval_dir.is_dir() else None)
         written = analytics.write(content, out)
@@ -139,7 +139,7 @@ def gaps(
         kb = load_knowledge(settings.knowledge_dir, settings.languages)
         reference = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in pack_exemplars(settings, kb)])
         found, unresolved = report_gaps(
-            db or settings.db_path, embedder.embed_queries, passages_of(store.all_chunks(with_embeddings=True)),
+            db or settings.database, embedder.embed_queries, passages_of(store.all_chunks(with_embeddings=True)),
             parse_since(since, now), now.isoformat(timespec="milliseconds"), out,
             (articles if articles.is_dir() else settings.knowledge_dir) if drafts else None, reference,
             make_chat_model(settings) if drafts and settings.llm != "offline" else None)
@@ -166,7 +166,7 @@ def export_evals(
         _fail(DataError("say which conversations: --flagged (thumbs-down, handed off or reopened)"))
     settings = _settings()
     try:
-        count = export_flagged(settings.db_path, out, parse_since(since))
+        count = export_flagged(settings.database, out, parse_since(since))
     except BnplError as exc:
         _fail(exc)
     console.print(f"wrote {count} unlabelled tickets to {out}: fill in expected_outcome and expected_topic, then "

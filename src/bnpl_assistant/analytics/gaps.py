@@ -81,7 +81,7 @@ class Gap:
         return "falling" if self.second_half < self.first_half else "flat"
 
 
-def unresolved_messages(db_path: Path, since: str | None) -> list[Unresolved]:
+def unresolved_messages(db_path: Path | str, since: str | None) -> list[Unresolved]:
     """The unresolved customer messages of the log from ``since`` on (see the module docstring)."""
     with read_log(db_path, "run the assistant first") as conn:
         turns = read_turns(conn, since)
@@ -209,7 +209,7 @@ def _middle(start: str, end: str) -> str:
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def agent_replies(db_path: Path, conversation_ids: list[str]) -> dict[str, list[str]]:
+def agent_replies(db_path: Path | str, conversation_ids: list[str]) -> dict[str, list[str]]:
     """What agents wrote in each of ``conversation_ids`` (redacted)."""
     wanted = set(conversation_ids)
     out: dict[str, list[str]] = defaultdict(list)
@@ -253,7 +253,8 @@ def draft_article(gap: Gap, replies: list[str], language: str, today: str, write
             f"conversations; nearest existing article: {gap.nearest_article} (similarity {gap.similarity:.2f}).\n")
 
 
-def write_drafts(gaps: list[Gap], db_path: Path, articles_root: Path, today: str, writer: Any = None) -> list[Path]:
+def write_drafts(gaps: list[Gap], db_path: Path | str, articles_root: Path, today: str,
+                 writer: Any = None) -> list[Path]:
     """A draft article per gap whose conversations agents answered; returns the files written."""
     written = []
     by_conversation = agent_replies(db_path, sorted({cid for gap in gaps for cid in gap.conversations}))
@@ -289,7 +290,7 @@ def to_json(gaps: list[Gap]) -> list[dict[str, Any]]:
     return [{**asdict(g), "trend": g.trend} for g in gaps]
 
 
-def gaps_in_log(db_path: Path, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
+def gaps_in_log(db_path: Path | str, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
                 now: str, reference: np.ndarray | None = None) -> tuple[list[Gap], int]:
     """(clusters, unresolved messages) of the log at ``db_path`` from ``since`` on (``embed``: texts -> query
     vectors; ``reference``: the pack's training messages' vectors)."""
@@ -299,7 +300,7 @@ def gaps_in_log(db_path: Path, embed: Any, passages: list[tuple[str, str, np.nda
     return find_gaps(items, embed([i.text for i in items]), passages, since, now, reference), len(items)
 
 
-def report_gaps(db_path: Path, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
+def report_gaps(db_path: Path | str, embed: Any, passages: list[tuple[str, str, np.ndarray]], since: str | None,
                 now: str, out: Path, articles_root: Path | None,
                 reference: np.ndarray | None = None, writer: Any = None) -> tuple[list[Gap], int]:
     """Find the gaps of the log at ``db_path`` (``embed``: texts -> query vectors), write ``gaps.md`` and

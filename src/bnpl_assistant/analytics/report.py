@@ -25,7 +25,7 @@ HEADLINE = (("coverage", "coverage"), ("autonomous_resolution", "autonomous reso
             ("csat_agent", "CSAT, agents (ratings 4-5)"))
 
 
-def build(db_path: Path, since: str | None, until: str | None, as_of: datetime,
+def build(db_path: Path | str, since: str | None, until: str | None, as_of: datetime,
           monthly_contacts: float | None = None, eval_dir: Path | None = None,
           eval_dataset: str = "dev") -> dict[str, Any]:
     """The report's content (JSON-ready) from the log at ``db_path``; with ``eval_dir`` (an ``eval --out``

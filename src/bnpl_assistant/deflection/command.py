@@ -81,7 +81,7 @@ def deflection(
         elif log:
             from bnpl_assistant.settings import Settings
 
-            resolution = resolution_from_log(Settings().db_path)
+            resolution = resolution_from_log(Settings().database)
         else:
             resolution = None
         out_dir = out if out is not None else DEFAULT_OUT / _slug(chosen.name)

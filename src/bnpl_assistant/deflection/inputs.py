@@ -14,7 +14,7 @@ from typing import Any
 
 from bnpl_assistant.deflection.scenario import ResolutionSpec
 from bnpl_assistant.errors import DataError
-from bnpl_assistant.storage import MissingSchemaError, OperationalError, read_log_resolution
+from bnpl_assistant.storage import MissingSchemaError, OperationalError, read_log_resolution, redacted, sqlite_path
 
 Z95 = 1.959963984540054
 
@@ -155,7 +155,7 @@ def _pool(parts: list[tuple[float, tuple[float, float, float]]]) -> tuple[float,
     return value, max(0.0, value - Z95 * se), min(1.0, value + Z95 * se)
 
 
-def resolution_from_log(db_path: Path) -> ResolutionInput:
+def resolution_from_log(db_path: Path | str) -> ResolutionInput:
     """Resolution rate from the assistant's conversation log.
 
     Containment and resolution are defined once, in :class:`bnpl_assistant.storage.ResolutionCounts`
@@ -164,7 +164,7 @@ def resolution_from_log(db_path: Path) -> ResolutionInput:
     interval is Wilson's 95% score interval.
 
     Args:
-        db_path: The SQLite file the assistant writes (opened read-only).
+        db_path: The database the assistant writes: a SQLite file (opened read-only) or a database URL.
 
     Returns:
         The resolution rate, its interval, the containment rate and the conversation count.
@@ -173,17 +173,19 @@ def resolution_from_log(db_path: Path) -> ResolutionInput:
         DataError: No log yet (no file, no ``turns`` table or no conversations).
     """
     run_first = "run the assistant first (`bnpl-assistant chat` or the web page) so it logs conversations"
-    if not Path(db_path).is_file():
+    file = sqlite_path(db_path)
+    if file is not None and not file.is_file():
         raise DataError(f"no conversation log at {db_path}: {run_first}")
+    where = redacted(db_path)
     try:
         counts = read_log_resolution(db_path)
     except MissingSchemaError as exc:
-        raise DataError(f"{db_path} has no conversation log ({exc}): {run_first}") from exc
+        raise DataError(f"{where} has no conversation log ({exc.orig}): {run_first}") from exc
     except OperationalError as exc:
-        raise DataError(f"cannot read the conversation log: {exc}", path=str(db_path)) from exc
+        raise DataError(f"cannot read the conversation log: {exc.orig}", path=where) from exc
     n, resolved = counts.conversations, counts.resolved
     if not n:
-        raise DataError(f"the conversation log at {db_path} is empty: {run_first}")
+        raise DataError(f"the conversation log at {where} is empty: {run_first}")
     low, high = wilson_interval(resolved, n)
     return ResolutionInput(resolved / n, min(low, resolved / n), max(high, resolved / n), counts.contained / n, n,
-                           f"conversation log {db_path}: {n} conversations")
+                           f"conversation log {where}: {n} conversations")

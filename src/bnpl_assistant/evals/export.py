@@ -102,7 +102,7 @@ def ticket_row(flagged: Flagged) -> dict[str, Any]:
     return row
 
 
-def export_flagged(db_path: Path, out: Path, since: str | None = None) -> int:
+def export_flagged(db_path: Path | str, out: Path, since: str | None = None) -> int:
     """Write the flagged conversations of the log at ``db_path`` to ``out`` (JSON Lines); returns the count.
 
     Raises:

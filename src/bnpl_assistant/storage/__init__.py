@@ -1,9 +1,10 @@
-"""Storage: the one database file behind the assistant and the only package that imports its driver.
+"""Storage: the one database behind the assistant (a SQLite file, or PostgreSQL for a fleet) and the only
+package that builds engines or imports a driver.
 
-- ``connection``: connections, transactions, read-only access, the driver's types and errors re-exported;
-- ``schema``: every table as numbered, append-only migrations;
+- ``connection``: SQLAlchemy engines and pooled connections, transactions, read-only access, errors;
+- ``schema`` (and ``migrations/``): every table as numbered, append-only Alembic migrations;
 - ``database``: :class:`Database`, the handle that stores and services receive (:func:`open_database`
-  creates or upgrades the file once);
+  creates or upgrades the database once);
 - ``turns``: typed readers of the conversation log shared by the log, the dashboard and ``deflection/``.
 
 A table's writes live with the module that owns it (the accounts service, the support stores) and go
@@ -18,14 +19,19 @@ from bnpl_assistant.storage.connection import (
     MissingSchemaError,
     OperationalError,
     Row,
+    Target,
     ThreadConnections,
     connect,
+    dispose,
     read_only,
+    redacted,
     session,
+    sqlite_path,
     transaction,
+    url_of,
 )
 from bnpl_assistant.storage.database import Database, open_database
-from bnpl_assistant.storage.schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
+from bnpl_assistant.storage.schema import LATEST_VERSION, migrate, schema_version
 from bnpl_assistant.storage.turns import (
     LoggedTurn,
     LogStats,
@@ -42,7 +48,6 @@ from bnpl_assistant.storage.turns import (
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "LATEST_VERSION",
-    "MIGRATIONS",
     "Connection",
     "Database",
     "DatabaseError",
@@ -53,8 +58,10 @@ __all__ = [
     "OperationalError",
     "ResolutionCounts",
     "Row",
+    "Target",
     "ThreadConnections",
     "connect",
+    "dispose",
     "migrate",
     "open_database",
     "read_conversation_turns",
@@ -65,7 +72,10 @@ __all__ = [
     "read_stats",
     "read_turn",
     "read_turns",
+    "redacted",
     "schema_version",
     "session",
+    "sqlite_path",
     "transaction",
+    "url_of",
 ]

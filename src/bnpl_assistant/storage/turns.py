@@ -87,12 +87,12 @@ class LogStats:
 
 _RESOLUTION = """
     SELECT COUNT(*),
-           COALESCE(SUM(escalated = 0), 0),
-           COALESCE(SUM(escalated = 0 AND thumbs_down = 0), 0)
+           COALESCE(SUM(CASE WHEN escalated = 0 THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN escalated = 0 AND thumbs_down = 0 THEN 1 ELSE 0 END), 0)
     FROM (SELECT conversation_id,
-                 MAX(COALESCE(outcome, '') = 'escalate') AS escalated,
-                 MAX(COALESCE(feedback, 0) = -1) AS thumbs_down
-          FROM turns{where} GROUP BY conversation_id)
+                 MAX(CASE WHEN outcome = 'escalate' THEN 1 ELSE 0 END) AS escalated,
+                 MAX(CASE WHEN feedback = -1 THEN 1 ELSE 0 END) AS thumbs_down
+          FROM turns{where} GROUP BY conversation_id) AS per_conversation
 """
 
 
@@ -174,7 +174,8 @@ def read_stats(conn: Connection, since: str | None = None) -> LogStats:
 
     turns = int(one("SELECT COUNT(*) FROM turns" + _where(since))[0])
     ended = read_resolution(conn, since)
-    up, down = one("SELECT COALESCE(SUM(feedback = 1), 0), COALESCE(SUM(feedback = -1), 0) FROM turns"
+    up, down = one("SELECT COALESCE(SUM(CASE WHEN feedback = 1 THEN 1 ELSE 0 END), 0), "
+                   "COALESCE(SUM(CASE WHEN feedback = -1 THEN 1 ELSE 0 END), 0) FROM turns"
                    + _where(since))
     outcomes = _counts(conn, "SELECT outcome, COUNT(*) FROM turns" + _where(since) + " GROUP BY outcome", args)
     topics = _counts(conn, "SELECT topic, COUNT(*) FROM turns" + _where(since, "topic IS NOT NULL")

@@ -34,18 +34,24 @@ def _live(settings: Settings) -> LiveChat | None:
     from bnpl_assistant.support.hours import SupportHours
     from bnpl_assistant.support.live import LiveChat
 
-    if not settings.db_path.exists():
+    if not settings.database_url and not settings.db_path.exists():
         return None
-    database = open_database(settings.db_path)
+    database = open_database(settings.database)
     return LiveChat(database, HandoffStore(database), SupportHours.parse(settings.support_hours,
                                                                          settings.support_timezone),
                     settings.agent_handle_minutes)
 
 
+def _where(settings: Settings) -> str:
+    from bnpl_assistant.storage import redacted
+
+    return redacted(settings.database)
+
+
 def _require(settings: Settings) -> LiveChat:
     live = _live(settings)
     if live is None:
-        _fail(BnplError(f"no hand-off tickets yet (no database at {settings.db_path})"))
+        _fail(BnplError(f"no hand-off tickets yet (no database at {_where(settings)})"))
     return live
 
 
@@ -75,13 +81,13 @@ def handoffs(ctx: typer.Context,
         _print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if live is None:
-        _print(f"no hand-off tickets yet (no database at {settings.db_path})")
+        _print(f"no hand-off tickets yet (no database at {_where(settings)})")
         return
     scope = "open " if open_only else ""
     if not tickets:
-        _print(f"no {scope}hand-off tickets in {settings.db_path}")
+        _print(f"no {scope}hand-off tickets in {_where(settings)}")
         return
-    _print(f"{len(tickets)} {scope}hand-off ticket(s) in {settings.db_path}")
+    _print(f"{len(tickets)} {scope}hand-off ticket(s) in {_where(settings)}")
     console.print(_ticket_table(tickets, with_status=not open_only))
 
 

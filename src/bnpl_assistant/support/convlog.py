@@ -24,7 +24,7 @@ FEEDBACK_VALUES = (1, -1)
 
 _INSERT_TURN = ("INSERT INTO turns (conversation_id, created_at, customer_id, language, message, reply, "
                 "outcome, topic, sources, model_path, latency_ms, reason, tool, team, ticket, confidence, "
-                "fell_back, turn_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                "fell_back, turn_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
 
 
 class ConversationLog:
@@ -55,8 +55,7 @@ class ConversationLog:
         with self._db.session() as conn, transaction(conn):
             index = conn.execute("SELECT COALESCE(MAX(turn_index) + 1, 0) FROM turns "
                                  "WHERE conversation_id = ?", (conversation.id,)).fetchone()[0]
-            cur = conn.execute(_INSERT_TURN, (*values, index))
-            return int(cur.lastrowid or 0)
+            return int(conn.execute(_INSERT_TURN, (*values, index)).fetchone()[0])
 
     def feedback(self, turn_id: int, value: int, comment: str | None = None) -> None:
         """Record the customer's thumbs up (1) or down (-1) and optional comment (redacted) on a turn.

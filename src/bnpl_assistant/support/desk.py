@@ -243,7 +243,7 @@ class SupportDesk:
         from bnpl_assistant.analytics.report import build
 
         try:
-            return build(self.turn_log.database.path, since, until, datetime.now(UTC))
+            return build(self.turn_log.database.target, since, until, datetime.now(UTC))
         except BnplError:
             return None
 
@@ -257,7 +257,7 @@ class SupportDesk:
         understander = self.assistant.understander
         passages = passages_of(understander.search.table().chunks)
         try:
-            return gaps_in_log(self.turn_log.database.path, understander.embedder.embed_queries, passages, since,
+            return gaps_in_log(self.turn_log.database.target, understander.embedder.embed_queries, passages, since,
                                datetime.now(UTC).isoformat(timespec="milliseconds"),
                                getattr(understander.classifier, "training_vectors", None))
         except BnplError:  # no log (yet)

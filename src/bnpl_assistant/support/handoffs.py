@@ -58,7 +58,7 @@ _REOPEN = ("UPDATE handoffs SET status = 'open', agent = NULL, claimed_at = NULL
 REOPEN_DAYS = 7
 _INSERT_TICKET = ("INSERT INTO handoffs (created_at, conversation_id, customer_id, language, reason, topic, "
                   "team, priority, summary, summary_by, transcript, status) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')")
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') RETURNING id")
 
 
 class HandoffError(BnplError):
@@ -149,9 +149,9 @@ class HandoffStore:
                 event = "handoff.created"
                 values = (now, conversation.id, conversation.customer_id, reply.language, reason, reply.topic,
                           team, priority, summary, summary_by, body)
-                cur = conn.execute(_INSERT_TICKET, values)
-                number = f"HND-{cur.lastrowid:06d}"
-                conn.execute("UPDATE handoffs SET ticket = ? WHERE id = ?", (number, cur.lastrowid))
+                ticket_id = int(conn.execute(_INSERT_TICKET, values).fetchone()[0])
+                number = f"HND-{ticket_id:06d}"
+                conn.execute("UPDATE handoffs SET ticket = ? WHERE id = ?", (number, ticket_id))
             if self.webhook_url:
                 self.outbox.enqueue(conn, number, self._get(conn, number).to_payload(event), now)
         log.info("hand-off %s to %s (priority %s)", number, team, priority)

@@ -253,9 +253,9 @@ class LiveChat:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         at = self._now()
-        cur = conn.execute("INSERT INTO messages (conversation_id, at, role, author, text) VALUES (?, ?, ?, ?, ?)",
-                           (conversation_id, at, role, author, text))
-        return Message(int(cur.lastrowid or 0), conversation_id, at, role, author, text)
+        row = conn.execute("INSERT INTO messages (conversation_id, at, role, author, text) VALUES (?, ?, ?, ?, ?) "
+                           "RETURNING id", (conversation_id, at, role, author, text)).fetchone()
+        return Message(int(row[0]), conversation_id, at, role, author, text)
 
     def _queue_notice(self, conn: Connection, ticket: str, language: str) -> str:
         waiting = self._waiting(conn, ticket)
