@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the modules themselves load after quiet_process() has set t
 quiet_process()
 
 Built: TypeAlias = "tuple[Settings, IngestReport, Assistant]"  # what the session fixture ``built`` gives
+DatabaseAt: TypeAlias = Callable[[str], "Path | str"]  # what the fixture ``database_at`` gives
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
@@ -94,7 +95,7 @@ def core(ingested: tuple[Settings, IngestReport, Core]) -> Core:
 
 
 @pytest.fixture
-def components(core: Core, database_at: Callable[[str], Path | str]) -> Callable[..., Components]:
+def components(core: Core, database_at: DatabaseAt) -> Callable[..., Components]:
     """A factory of fresh components on the session's core, each on its own database (``database_at``), e.g.
     ``components(llm=model)``: tests build what they need instead of changing a shared assistant."""
     from bnpl_assistant.wiring import assemble
@@ -164,27 +165,29 @@ def postgres() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def database_at(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path | str]]:
-    """A factory of empty databases for one test: ``database_at("bnpl")`` is a SQLite file in tmp_path, or, in
-    the PostgreSQL pass (``BNPL_TEST_DATABASE=postgresql``), a fresh database on the session's cluster. Tests
-    marked ``database`` take their databases from here, so the same test runs on both backends."""
+def database_at(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DatabaseAt]:
+    """Databases for one test by name: ``database_at("bnpl")`` is a SQLite file in tmp_path or, in the
+    PostgreSQL pass (``BNPL_TEST_DATABASE=postgresql``), a fresh database on the session's cluster; the same
+    name gives the same database again. Tests marked ``database`` take their databases from here, so the same
+    test runs on both backends."""
     from bnpl_assistant.storage import dispose
 
-    made: list[Path | str] = []
+    made: dict[str, Path | str] = {}
 
     def make(name: str = "bnpl") -> Path | str:
-        on_server = ON_POSTGRES
-        target = request.getfixturevalue("postgres").create_database() if on_server else tmp_path / f"{name}.sqlite3"
-        made.append(target)
-        return target
+        if name not in made:
+            on_server = ON_POSTGRES
+            made[name] = request.getfixturevalue("postgres").create_database() if on_server \
+                else tmp_path / f"{name}.sqlite3"
+        return made[name]
 
     yield make
-    for target in made:
+    for target in made.values():
         dispose(target)
 
 
 @pytest.fixture
-def db(database_at: Callable[[str], Path | str]) -> Path | str:
+def db(database_at: DatabaseAt) -> Path | str:
     """A freshly seeded demo accounts database."""
     from bnpl_assistant.accounts.seed import seed_demo
     from bnpl_assistant.storage import open_database

@@ -22,6 +22,9 @@ from bnpl_assistant.accounts.service import (
 )
 from bnpl_assistant.errors import AccountError
 from bnpl_assistant.storage import OperationalError, Row, open_database, session
+from conftest import DatabaseAt
+
+pytestmark = pytest.mark.database  # every test here takes its database from `database_at`
 
 TODAY = DEMO_TODAY
 
@@ -39,17 +42,17 @@ def find(svc: AccountsService, test: Callable[[Order], bool]) -> tuple[str, Orde
     raise AssertionError("the seed has no such order")
 
 
-def rows(db: Path, sql: str, *args: object) -> list[Row]:
+def rows(db: Path | str, sql: str, *args: object) -> list[Row]:
     with session(db) as conn:
         return conn.execute(sql, args).fetchall()
 
 
-def snapshot(db: Path) -> list[tuple[object, ...]]:
+def snapshot(db: Path | str) -> list[tuple[object, ...]]:
     return [tuple(r) for r in rows(db, "SELECT plan_id, seq, due_date, amount_cents, status, paused_until "
                                        "FROM instalments ORDER BY plan_id, seq")]
 
 
-def audit_count(db: Path, order_id: str | None = None) -> int:
+def audit_count(db: Path | str, order_id: str | None = None) -> int:
     if order_id is None:
         return int(rows(db, "SELECT COUNT(*) FROM audit")[0][0])
     return int(rows(db, "SELECT COUNT(*) FROM audit WHERE entity = ?", order_id)[0][0])
@@ -65,7 +68,7 @@ def active_pay_in_4(o: Order) -> bool:
 # -- the demo seed -------------------------------------------------------------------------------------
 
 
-def test_seed_counts_and_shape(db: Path) -> None:
+def test_seed_counts_and_shape(db: Path | str) -> None:
     counts = seed_demo(open_database(db))  # second run: nothing added
     assert counts["customers"] == N_CUSTOMERS >= 50
     assert counts["orders"] == counts["plans"] >= N_CUSTOMERS
@@ -97,8 +100,8 @@ def test_instalments_add_up_to_the_order(svc: AccountsService) -> None:
                 assert len(o.instalments) == o.months and total >= o.amount_cents
 
 
-def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:
-    a, b = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
+def test_seed_is_deterministic_and_idempotent(database_at: DatabaseAt) -> None:
+    a, b = database_at("a"), database_at("b")
     seed_demo(open_database(a))
     seed_demo(open_database(b))
     seed_demo(open_database(b))
@@ -108,7 +111,7 @@ def test_seed_is_deterministic_and_idempotent(tmp_path: Path) -> None:
         [tuple(r) for r in rows(b, "SELECT * FROM customers ORDER BY id")]
 
 
-def test_reseeding_keeps_customer_changes_unless_reset(db: Path, svc: AccountsService) -> None:
+def test_reseeding_keeps_customer_changes_unless_reset(db: Path | str, svc: AccountsService) -> None:
     cid, order = find(svc, active_pay_in_4)
     svc.report_return(cid, order.id)
     seed_demo(open_database(db))
@@ -118,15 +121,15 @@ def test_reseeding_keeps_customer_changes_unless_reset(db: Path, svc: AccountsSe
     assert audit_count(db) == 0
 
 
-def test_ensure_demo_seeds_only_an_empty_database(tmp_path: Path) -> None:
+def test_ensure_demo_seeds_only_an_empty_database(tmp_path: Path, database_at: DatabaseAt) -> None:
     path = tmp_path / "fresh" / "bnpl.sqlite3"
     assert ensure_demo(open_database(path)) is True
     assert ensure_demo(open_database(path)) is False
-    empty = open_database(tmp_path / "empty.sqlite3")
+    empty = open_database(database_at("empty"))
     assert ensure_demo(empty) is True
 
 
-def test_service_uses_the_seeded_day(svc: AccountsService, db: Path) -> None:
+def test_service_uses_the_seeded_day(svc: AccountsService, db: Path | str) -> None:
     assert svc.today == TODAY
     assert AccountsService(open_database(db), today=date(2027, 1, 1)).today == date(2027, 1, 1)
 
@@ -190,7 +193,7 @@ def test_refund_status_states(svc: AccountsService) -> None:
 # -- writes --------------------------------------------------------------------------------------------
 
 
-def test_report_return_pauses_only_that_orders_open_instalments(svc: AccountsService, db: Path) -> None:
+def test_report_return_pauses_only_that_orders_open_instalments(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     others_before = [o for o in svc.list_orders(cid) if o.id != order.id]
     result = svc.report_return(cid, order.id)
@@ -210,7 +213,7 @@ def test_report_return_pauses_only_that_orders_open_instalments(svc: AccountsSer
     assert trail[0]["after"]["state"]["return_status"] == "reported"
 
 
-def test_repeated_return_is_idempotent(svc: AccountsService, db: Path) -> None:
+def test_repeated_return_is_idempotent(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     first = svc.report_return(cid, order.id)
     before = snapshot(db)
@@ -220,7 +223,7 @@ def test_repeated_return_is_idempotent(svc: AccountsService, db: Path) -> None:
     assert snapshot(db) == before and audit_count(db, order.id) == 1
 
 
-def test_double_submit_from_two_threads_writes_once(svc: AccountsService, db: Path) -> None:
+def test_double_submit_from_two_threads_writes_once(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     results = []
     threads = [threading.Thread(target=lambda: results.append(svc.report_return(cid, order.id)))
@@ -233,7 +236,7 @@ def test_double_submit_from_two_threads_writes_once(svc: AccountsService, db: Pa
     assert audit_count(db, order.id) == 1
 
 
-def test_write_and_audit_share_one_transaction(svc: AccountsService, db: Path,
+def test_write_and_audit_share_one_transaction(svc: AccountsService, db: Path | str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     cid, order = find(svc, active_pay_in_4)
     before = snapshot(db)
@@ -248,7 +251,7 @@ def test_write_and_audit_share_one_transaction(svc: AccountsService, db: Path,
     assert rows(db, "SELECT COUNT(*) FROM returns WHERE order_id = ?", order.id)[0][0] == 0
 
 
-def test_dry_run_checks_without_writing(svc: AccountsService, db: Path) -> None:
+def test_dry_run_checks_without_writing(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     before = snapshot(db)
     for call in (lambda: svc.report_return(cid, order.id, dry_run=True),
@@ -259,7 +262,7 @@ def test_dry_run_checks_without_writing(svc: AccountsService, db: Path) -> None:
     assert snapshot(db) == before and audit_count(db) == 0
 
 
-def test_extend_by_10_days_is_free_and_moves_later_instalments(svc: AccountsService, db: Path) -> None:
+def test_extend_by_10_days_is_free_and_moves_later_instalments(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     nxt = order.next_instalment
     assert nxt is not None
@@ -310,7 +313,7 @@ def test_no_extension_for_financing_or_overdue_payments(svc: AccountsService) ->
     assert exc.value.code == "overdue"
 
 
-def test_retry_failed_payment_collects_and_is_idempotent(svc: AccountsService, db: Path) -> None:
+def test_retry_failed_payment_collects_and_is_idempotent(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, lambda o: any(i.status == "failed" for i in o.instalments))
     failed = [i for i in order.instalments if i.status == "failed"]
     result = svc.retry_failed_payment(cid, order.id)
@@ -329,7 +332,7 @@ def test_retry_without_a_failed_payment_is_refused(svc: AccountsService) -> None
     assert exc.value.code == "no-failed-payment"
 
 
-def test_dispute_pauses_the_orders_payments_until_decided(svc: AccountsService, db: Path) -> None:
+def test_dispute_pauses_the_orders_payments_until_decided(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     result = svc.open_dispute(cid, order.id, "Broken on arrival, card 4111 1111 1111 1111")
     assert "[CARD]" in result.details["reason"] and "4111" not in result.details["reason"]
@@ -373,7 +376,7 @@ ACTIONS: dict[str, Callable[[AccountsService, str, str], object]] = {
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
-def test_other_customers_and_unknown_orders_get_the_same_refusal(svc: AccountsService, db: Path,
+def test_other_customers_and_unknown_orders_get_the_same_refusal(svc: AccountsService, db: Path | str,
                                                                  action: str) -> None:
     victim_order = svc.list_orders("cust-002")[0].id
     before = snapshot(db)
@@ -394,7 +397,7 @@ def test_unknown_or_missing_customer_is_refused(svc: AccountsService, customer: 
         svc.report_return(customer, "ord-10001")
 
 
-def test_audit_rows_are_json(svc: AccountsService, db: Path) -> None:
+def test_audit_rows_are_json(svc: AccountsService, db: Path | str) -> None:
     cid, order = find(svc, active_pay_in_4)
     svc.report_return(cid, order.id)
     row = rows(db, "SELECT at, actor, action, entity, before, after FROM audit")[0]

@@ -15,9 +15,12 @@ from bnpl_assistant.analytics.report import build, write
 from bnpl_assistant.cli import app
 from bnpl_assistant.conversation import Conversation, Outcome, Reply
 from bnpl_assistant.errors import DataError
-from bnpl_assistant.storage import open_database, read_only, session, transaction
+from bnpl_assistant.storage import dispose, open_database, read_only, session, transaction
 from bnpl_assistant.storage.outcomes import read_outcome_log
 from bnpl_assistant.support.convlog import ConversationLog
+from conftest import DatabaseAt
+
+pytestmark = pytest.mark.database  # every test here takes its database from `database_at`
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -28,7 +31,7 @@ def _reply(outcome: Outcome, topic: str | None, reason: str = "faq", ticket: str
                  team="customer-care" if outcome == "escalate" else None)
 
 
-def _turn(db: Path, at: datetime, conversation: str, customer: str | None, reply: Reply,
+def _turn(db: Path | str, at: datetime, conversation: str, customer: str | None, reply: Reply,
           feedback: int | None = None) -> None:
     log = ConversationLog(open_database(db), clock=lambda: at)
     turn = log.log_turn(Conversation(id=conversation, customer_id=customer), "a message", reply)
@@ -36,12 +39,12 @@ def _turn(db: Path, at: datetime, conversation: str, customer: str | None, reply
         log.feedback(turn, feedback)
 
 
-def _insert(db: Path, sql: str, args: tuple[object, ...]) -> None:
+def _insert(db: Path | str, sql: str, args: tuple[object, ...]) -> None:
     with session(db) as conn, transaction(conn):
         conn.execute(sql, args)
 
 
-def _ticket(db: Path, ticket: str, conversation: str, created: datetime, closed: datetime | None,
+def _ticket(db: Path | str, ticket: str, conversation: str, created: datetime, closed: datetime | None,
             reopened: int, reason: str) -> None:
     _insert(db, "INSERT INTO handoffs (ticket, created_at, conversation_id, language, reason, team, priority, "
                 "summary, transcript, status, closed_at, reopened) "
@@ -50,15 +53,15 @@ def _ticket(db: Path, ticket: str, conversation: str, created: datetime, closed:
              closed.isoformat() if closed else None, reopened))
 
 
-def _rating(db: Path, conversation: str, score: int, by: str) -> None:
+def _rating(db: Path | str, conversation: str, score: int, by: str) -> None:
     _insert(db, "INSERT INTO ratings (conversation_id, at, score, resolved_by) VALUES (?, ?, ?, ?)",
             (conversation, NOW.isoformat(), score, by))
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def db(database_at: DatabaseAt) -> Path | str:
     """Seven conversations whose outcomes are known (see each line)."""
-    path = tmp_path / "bnpl.sqlite3"
+    path = database_at("bnpl")
     d20, d17, d10, d1 = (NOW - timedelta(days=n) for n in (20, 17, 10, 1))
     # c1: answered alone, but the same customer came back on the same topic 3 days later: reopened
     _turn(path, d20, "c1", "cust-1", _reply("answer", "refund-timing"))
@@ -87,13 +90,13 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def _summary(db: Path, since: str | None = None) -> dict[str, object]:
+def _summary(db: Path | str, since: str | None = None) -> dict[str, object]:
     with read_only(db) as conn:
         log = read_outcome_log(conn, since)
     return summarise(conversation_outcomes(log, NOW), log.ratings)
 
 
-def test_every_rate_on_a_log_with_known_answers(db: Path) -> None:
+def test_every_rate_on_a_log_with_known_answers(db: Path | str) -> None:
     s = _summary(db)
     assert s["conversations"] == 7
 
@@ -117,7 +120,7 @@ def test_every_rate_on_a_log_with_known_answers(db: Path) -> None:
     assert s["median_minutes_to_resolution_agent"] == pytest.approx(30.0)
 
 
-def test_window_groups_and_reasons(db: Path) -> None:
+def test_window_groups_and_reasons(db: Path | str) -> None:
     recent = _summary(db, (NOW - timedelta(days=12)).isoformat())
     assert recent["conversations"] == 4  # c3, c4, c6, c7
     report = build(db, None, None, NOW)
@@ -132,7 +135,7 @@ def test_window_groups_and_reasons(db: Path) -> None:
         "asked for a person", "other"]
 
 
-def test_deflection_figures_are_banded_by_the_logs_interval(db: Path) -> None:
+def test_deflection_figures_are_banded_by_the_logs_interval(db: Path | str) -> None:
     report = build(db, None, None, NOW, monthly_contacts=50_000)
     d = report["deflection"]
     assert d["basis"] == "durable_resolution" and d["monthly_contacts"] == 50_000
@@ -143,7 +146,7 @@ def test_deflection_figures_are_banded_by_the_logs_interval(db: Path) -> None:
     assert more["fte_deflected"]["value"] > d["fte_deflected"]["value"]
 
 
-def test_report_files(db: Path, tmp_path: Path) -> None:
+def test_report_files(db: Path | str, tmp_path: Path) -> None:
     written = write(build(db, None, None, NOW), tmp_path / "out")
     names = sorted(p.name for p in written)
     assert names == ["by_day.png", "by_language.png", "by_topic.png", "csat.png", "report.json", "report.md"]
@@ -154,7 +157,7 @@ def test_report_files(db: Path, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / "report.json").read_text())["overall"]["conversations"] == 7
 
 
-def test_report_command(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_command(db: Path | str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     empty = runner.invoke(app, ["report", "--out", str(tmp_path / "r0")])
@@ -163,6 +166,9 @@ def test_report_command(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     target = Settings().db_path
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(db, Path):
+        pytest.skip("copies a SQLite file into the data directory")
+    dispose(db)  # closes the pooled connections: the last close folds the write-ahead log into the file copied
     target.write_bytes(db.read_bytes())
     result = runner.invoke(app, ["report", "--since", "3650d", "--out", str(tmp_path / "r1")])
     assert result.exit_code == 0, result.output
@@ -172,12 +178,12 @@ def test_report_command(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert none.exit_code == 1 and "no conversation started in the window" in " ".join(none.output.split())
 
 
-def test_build_without_a_log(tmp_path: Path) -> None:
+def test_build_without_a_log(database_at: DatabaseAt) -> None:
     with pytest.raises(DataError, match="no conversation log yet"):
-        build(tmp_path / "none.sqlite3", None, None, NOW)
+        build(database_at("none"), None, None, NOW)
 
 
-def test_calibration_against_an_offline_eval(db: Path, tmp_path: Path) -> None:
+def test_calibration_against_an_offline_eval(db: Path | str, tmp_path: Path) -> None:
     """Predicted (the eval's verified resolution per topic) beside observed (the log); disjoint intervals are
     reported, overlapping ones are not."""
     per_topic = {"refund-timing": {"n": 50, "verified_resolution_rate": {"value": 0.9, "n": 50}},

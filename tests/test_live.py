@@ -21,6 +21,7 @@ from bnpl_assistant.support.handoffs import HandoffError, HandoffStore
 from bnpl_assistant.support.hours import SupportHours
 from bnpl_assistant.support.live import ASSISTANT, CLOSED, QUEUED, LiveChat
 from bnpl_assistant.wiring import Components
+from conftest import DatabaseAt
 
 TUESDAY_NOON = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)  # 12:00 in Berlin: people answer
 SUNDAY = datetime(2026, 12, 6, 11, 0, tzinfo=UTC)
@@ -34,7 +35,7 @@ class Clock:
         return self.now
 
 
-def _stores(path: Path, clock: Clock) -> LiveChat:
+def _stores(path: Path | str, clock: Clock) -> LiveChat:
     database = open_database(path)
     return LiveChat(database, HandoffStore(database, clock=clock), SupportHours.parse(), 6.0, clock=clock)
 
@@ -55,8 +56,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def live(tmp_path: Path, clock: Clock) -> LiveChat:
-    return _stores(tmp_path / "live.sqlite3", clock)
+def live(database_at: DatabaseAt, clock: Clock) -> LiveChat:
+    return _stores(database_at("live"), clock)
 
 
 def test_a_handed_over_conversation_goes_to_the_agent_and_back(live: LiveChat) -> None:
@@ -74,7 +75,7 @@ def test_a_handed_over_conversation_goes_to_the_agent_and_back(live: LiveChat) -
     roles = [(m.role, m.author) for m in live.messages(conversation.id)]
     assert roles == [("system", None), ("customer", None), ("agent", "anna"), ("customer", None), ("system", None)]
     assert next(m.id for m in live.messages(conversation.id, after=sent.id)) > sent.id
-    assert [t.text for t in live.load(conversation.id).turns if t.role == "customer"] == [  # type: ignore[union-attr]
+    assert [t.text for t in live.load(conversation.id).turns if t.role == "customer"] == [
         "where is my refund?", "it was 49.90 EUR", "thanks!"]
 
 
@@ -103,8 +104,9 @@ def test_two_agents_claiming_at_once_exactly_one_wins(live: LiveChat) -> None:
         live.reply(ticket, "ben" if winner == "anna" else "anna", "me too")
 
 
-def test_messages_keep_their_order_and_survive_a_restart(tmp_path: Path, clock: Clock) -> None:
-    path = tmp_path / "live.sqlite3"
+@pytest.mark.database
+def test_messages_keep_their_order_and_survive_a_restart(database_at: DatabaseAt, clock: Clock) -> None:
+    path = database_at("live")
     live = _stores(path, clock)
     conversation, ticket = _handed_over(live)
     conversation.pending_action = PendingAction("confirm", "extend_due_date", "cust-001", order_id="ord-1",
@@ -205,7 +207,7 @@ def test_the_desk_routes_messages_to_the_agent_and_the_assistant_stays_silent(
     assert desk.rate_conversation(session, 5, "great") == "agent"
     after = desk.send(session, "And how do I change my payment method?")
     assert isinstance(after, Reply) and after.outcome in ("answer", "act")  # the assistant again
-    with parts.database.session() as conn:  # type: ignore[union-attr]
+    with parts.database.session() as conn:
         viewed = conn.execute("SELECT agent, action, entity FROM desk_access").fetchall()
     assert [tuple(v) for v in viewed] == [("anna", "view-account", "cust-001")]
     resumed = desk.resume(session.conversation.id, "cust-001")
@@ -213,9 +215,14 @@ def test_the_desk_routes_messages_to_the_agent_and_the_assistant_stays_silent(
     assert desk.resume(session.conversation.id, "cust-002") is None  # someone else's conversation: no
 
 
-def test_handoffs_cli_scripts_the_desk(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.database
+def test_handoffs_cli_scripts_the_desk(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch,
+                                       database_at: DatabaseAt) -> None:
     monkeypatch.setenv("BNPL_DATA_DIR", str(tmp_path))
-    live = _stores(tmp_path / "bnpl.sqlite3", clock)
+    target = database_at("bnpl")
+    if isinstance(target, str):  # the PostgreSQL pass: the CLI finds the database by its URL
+        monkeypatch.setenv("BNPL_DATABASE_URL", target)
+    live = _stores(target, clock)
     conversation, ticket = _handed_over(live)
     runner = CliRunner()
     listed = json.loads(runner.invoke(app, ["handoffs", "--open", "--json"]).output)
@@ -234,15 +241,16 @@ def test_handoffs_cli_scripts_the_desk(tmp_path: Path, clock: Clock, monkeypatch
     assert missing.exit_code == 1 and "no hand-off ticket" in missing.output and "Traceback" not in missing.output
 
 
+@pytest.mark.database
 def test_a_restart_in_the_middle_of_a_taken_over_conversation_loses_nothing(
-        components: Callable[..., Components], tmp_path: Path) -> None:
-    db = tmp_path / "restart.sqlite3"
+        components: Callable[..., Components], database_at: DatabaseAt) -> None:
+    db = database_at("restart")
     before = components(db_path=db)
     desk, agents = before.desk(), before.agent_desk()
     assert agents is not None
     session = desk.sign_in(desk.new_session(), "cust-002")
     desk.send(session, "My card was charged twice for one order")
-    ticket = desk.talk_to_person(session).ticket_id  # type: ignore[union-attr]
+    ticket = desk.talk_to_person(session).ticket_id
     assert ticket is not None
     agents.send(ticket, "ben", "I am checking both charges now.")
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from bnpl_assistant.analytics.report import build
@@ -15,13 +16,13 @@ from bnpl_assistant.analytics.simulate import SimClock, SimulationSummary, load_
 from bnpl_assistant.cli import app
 from bnpl_assistant.storage import session
 from bnpl_assistant.wiring import Components
-from conftest import REPO, Built, copy_of_built
+from conftest import REPO, Built, DatabaseAt, copy_of_built
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 SCRIPTS = load_scripts(REPO / "evals" / "dev.jsonl", [])
 
 
-def _run(components: Callable[..., Components], db_path: Path, seed: int,
+def _run(components: Callable[..., Components], db_path: Path | str, seed: int,
          n: int = 200) -> tuple[SimulationSummary, list[tuple[Any, ...]]]:
     clock = SimClock(START)
     parts = components(db_path=db_path, clock=clock)
@@ -36,17 +37,19 @@ def _run(components: Callable[..., Components], db_path: Path, seed: int,
     return summary, log
 
 
-def test_same_seed_same_log_and_every_kind_of_event(components: Callable[..., Components], tmp_path: Path) -> None:
-    first, log = _run(components, tmp_path / "a.sqlite3", seed=11)
-    again, log_again = _run(components, tmp_path / "b.sqlite3", seed=11)
-    _, log_other = _run(components, tmp_path / "c.sqlite3", seed=12)
+@pytest.mark.database
+def test_same_seed_same_log_and_every_kind_of_event(components: Callable[..., Components],
+                                                   database_at: DatabaseAt) -> None:
+    first, log = _run(components, database_at("a"), seed=11)
+    again, log_again = _run(components, database_at("b"), seed=11)
+    _, log_other = _run(components, database_at("c"), seed=12)
     assert first.to_dict() == again.to_dict() and log == log_again
     assert log_other != log
     assert first.conversations == 200
     assert first.handed_off > 0 and first.agent_closed == first.handed_off
     assert first.ratings > 0 and sum(first.thumbs.values()) > 0 and first.returning > 0
     assert sum(first.outcomes.values()) == 200
-    report = build(tmp_path / "a.sqlite3", None, None, datetime(2026, 11, 30, tzinfo=UTC))
+    report = build(database_at("a"), None, None, datetime(2026, 11, 30, tzinfo=UTC))
     overall = report["overall"]
     assert overall["conversations"] == 200
     assert overall["csat_agent"]["n"] > 0 and overall["csat_assistant"]["n"] > 0
