@@ -22,4 +22,4 @@ set -e
 if [ "$code" = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi
 if [ "$code" != 0 ] || [ "$#" != 0 ]; then exit "$code"; fi
 echo "--- the tests marked 'database' again, on PostgreSQL ---"
-BNPL_TEST_DATABASE=postgresql .venv/bin/python -m pytest -q -m database -p no:randomly
+BNPL_TEST_DATABASE=postgresql .venv/bin/python -m pytest -q -m database

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,60 @@ def test_client_errors_are_not_retried(database_at: DatabaseAt, receiver: Receiv
     report = s.deliver_outbox()
     assert (report.delivered, report.rejected, report.pending, report.attempts) == (0, 1, 0, 1)
     assert s.deliver_outbox().attempts == 0
+
+
+@pytest.mark.database
+def test_instances_delivering_at_once_post_each_item_once(database_at: DatabaseAt, receiver: Receiver) -> None:
+    """Four instances (outboxes with their own names, as four processes of a fleet) deliver the same queue at
+    the same time, a few items per call: every ticket reaches the help desk exactly once."""
+    from bnpl_assistant.support.outbox import Outbox
+
+    s = store(database_at, receiver.url)
+    numbers = [s.open_ticket(chat(f"cust-{i:03d}", "a person please"), escalation(None, "customer-care"), "x")
+               for i in range(1, 25)]
+    outboxes = [Outbox(s.database, receiver.url, backoff_s=0, sleep=lambda _: None) for _ in range(4)]
+    for k, outbox in enumerate(outboxes):
+        outbox.instance = f"instance-{k}"
+    start = threading.Barrier(len(outboxes))
+    errors: list[BaseException] = []
+
+    def drain(outbox: Outbox) -> None:
+        try:
+            start.wait()
+            while outbox.deliver(limit=3).delivered:
+                pass
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain, args=(o,)) for o in outboxes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sorted(p["ticket"] for p in receiver.received) == sorted(numbers)  # each once, none lost
+    assert s.pending_outbox() == 0
+    with session(s.database.target) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL").fetchone()[0] == 0
+
+
+@pytest.mark.database
+def test_a_dead_instances_claim_runs_out(database_at: DatabaseAt, receiver: Receiver) -> None:
+    """An instance that claimed items and died: they wait for the lease, then another instance posts them."""
+    from bnpl_assistant.support import outbox as outbox_module
+    from bnpl_assistant.support.outbox import Outbox
+
+    s = store(database_at, receiver.url)
+    s.open_ticket(chat("cust-001", "a person please"), escalation(None, "customer-care"), "x")
+    now = [datetime(2026, 11, 20, 9, 0, tzinfo=UTC)]
+    dead = Outbox(s.database, receiver.url, clock=lambda: now[0])
+    dead.instance = "dead"
+    assert len(dead._claim(10)) == 1  # claimed, then the process is gone before posting
+    other = Outbox(s.database, receiver.url, clock=lambda: now[0])
+    assert other.deliver().delivered == 0  # still held
+    now[0] += timedelta(seconds=outbox_module.LEASE_S + 1)
+    assert other.deliver().delivered == 1
+    assert [p["customer_id"] for p in receiver.received] == ["cust-001"]
 
 
 # -- the handoffs command --------------------------------------------------------------------------------

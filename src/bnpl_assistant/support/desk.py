@@ -1,8 +1,10 @@
 """The support desk: what the page (and any other front end) may do, as plain methods.
 
-It holds the per-visitor session (conversation, signed-in demo customer, rate limit) and delegates to the
-assistant, the live chat (``support.live``: who answers) and the conversation log. The agents' side is
-``support.agents``. The Gradio handlers only call these methods.
+The per-visitor :class:`Session` holds only the conversation's id, the signed-in demo customer and the page's
+own counters; the conversation itself (history, pending account question, owner, language, customer) lives in
+the database (``support.live``) and is read at the start of every operation, so any instance of a fleet can
+continue any conversation. The desk delegates to the assistant, the live chat (who answers) and the
+conversation log. The agents' side is ``support.agents``. The Gradio handlers only call these methods.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from bnpl_assistant.answer import templates
 from bnpl_assistant.assistant import Assistant
-from bnpl_assistant.conversation import Conversation, Reply, Turn
+from bnpl_assistant.conversation import Conversation, Reply
 from bnpl_assistant.errors import BnplError
 from bnpl_assistant.languages import FALLBACK
 from bnpl_assistant.support.live import ASSISTANT, CLOSED, LiveChat, Message, Waiting
@@ -33,13 +35,19 @@ MAX_COMMENT_CHARS = 1000
 
 @dataclass
 class Session:
-    """One visitor's chat. Lives in the page's per-browser-tab state; never shared between visitors.
-    ``seen`` is the last chat message (``support.live``) the page has shown."""
+    """One visitor's chat, as the page keeps it (per browser tab, never shared between visitors): the
+    conversation's id and customer, the last chat message the page has shown (``seen``), the log id of the last
+    reply (for thumbs up/down) and the per-session rate limit. ``conversation`` is the conversation as the
+    desk last read or wrote it: with a database it is read again from there at every operation."""
 
     conversation: Conversation = field(default_factory=Conversation)
     sent: deque[float] = field(default_factory=deque)
-    replies: list[Reply] = field(default_factory=list)
     seen: int = 0
+    last_turn_id: int | None = None
+
+    @property
+    def conversation_id(self) -> str:
+        return self.conversation.id
 
     def allow(self, now: float | None = None) -> bool:
         """Admit one message unless the session is over its rate limit."""
@@ -138,8 +146,17 @@ class SupportDesk:
             return None
         return self._stream(session, message, None if language in (None, "", "auto") else language)
 
+    def _current(self, session: Session) -> Conversation:
+        """The session's conversation as the database has it now (another instance may have moved it on);
+        the session's own copy when nothing is stored yet or there is no database."""
+        if self.live is not None:
+            stored = self.live.load(session.conversation.id)
+            if stored is not None and stored.customer_id == session.conversation.customer_id:
+                session.conversation = stored
+        return session.conversation
+
     def _stream(self, session: Session, message: str, language: str | None) -> Iterator[str | Reply | LiveTurn]:
-        conversation = session.conversation
+        conversation = self._current(session)
         if self.live is not None:
             owner = self.live.owner(conversation.id)
             if owner == CLOSED:
@@ -151,7 +168,7 @@ class SupportDesk:
                 return
         for event in self.assistant.respond_stream(conversation, message, language=language):
             if isinstance(event, Reply):
-                session.replies.append(event)
+                session.last_turn_id = event.turn_id
                 self._keep(session, message, event)
             yield event
 
@@ -169,9 +186,9 @@ class SupportDesk:
         press opens or updates a ticket)."""
         if not self.clients.allow(client):
             return None
-        reply = self.assistant.hand_off(session.conversation, "customer-pressed-button",
+        reply = self.assistant.hand_off(self._current(session), "customer-pressed-button",
                                         None if language in (None, "", "auto") else language)
-        session.replies.append(reply)
+        session.last_turn_id = reply.turn_id
         self._keep(session, "", reply)
         return reply
 
@@ -182,11 +199,7 @@ class SupportDesk:
         new = self.live.messages(session.conversation.id, after=session.seen)
         if new:
             session.seen = new[-1].id
-        desk_side = [m for m in new if m.role in ("agent", "system")]
-        for m in desk_side:  # the assistant reads what the agent wrote when the conversation comes back to it
-            if m.role == "agent":
-                session.conversation.turns.append(Turn("agent", m.text, session.conversation.language))
-        return desk_side
+        return [m for m in new if m.role in ("agent", "system")]
 
     def status(self, session: Session) -> tuple[str, Waiting | None]:
         """Who has the conversation (``assistant``, ``queued``, ``agent:<name>``, ``closed``) and, while it is

@@ -99,7 +99,11 @@ class LiveChat:
     def load(self, conversation_id: str) -> Conversation | None:
         """The conversation as it was last saved, or None when it is unknown."""
         with self.database.session() as conn:
-            row = conn.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            return self._load(conn, conversation_id)
+
+    @staticmethod
+    def _load(conn: Connection, conversation_id: str) -> Conversation | None:
+        row = conn.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         return _conversation(json.loads(row["state"])) if row is not None and row["state"] != "{}" else None
 
     # -- messages ------------------------------------------------------------------------------------
@@ -140,8 +144,11 @@ class LiveChat:
     def customer_writes(self, conversation: Conversation, text: str) -> Message:
         """A customer message while a person owns the conversation: kept for the agent (the assistant said
         once, when it handed over, that a person will reply)."""
-        conversation.turns.append(Turn("customer", text, _language(conversation)))
-        with self.database.write() as conn:
+        with self.database.write() as conn:  # read, add, write under the write lock: nothing another instance
+            stored = self._load(conn, conversation.id)  # added meanwhile (an agent's turn) is lost
+            if stored is not None:
+                conversation.turns[:] = stored.turns
+            conversation.turns.append(Turn("customer", text, _language(conversation)))
             self._save(conn, conversation)
             return self._record(conn, conversation.id, "customer", text)
 
@@ -227,9 +234,16 @@ class LiveChat:
     # -- internals -----------------------------------------------------------------------------------
 
     def _hand_to(self, conversation_id: str, owner: str, role: str, text: str, author: str | None = None) -> Message:
-        """Give the conversation to ``owner`` and add the message that goes with it, in one transaction."""
+        """Give the conversation to ``owner`` and add the message that goes with it, in one transaction; an
+        agent's message also joins the conversation's turns, so the assistant reads it when the conversation
+        comes back to it (on whichever instance)."""
         with self.database.write() as conn:
             self._set_owner(conn, conversation_id, owner)
+            if role == "agent":
+                stored = self._load(conn, conversation_id)
+                if stored is not None:
+                    stored.turns.append(Turn("agent", text, stored.language))
+                    self._save(conn, stored)
             return self._record(conn, conversation_id, role, text, author)
 
     @staticmethod

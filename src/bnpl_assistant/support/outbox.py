@@ -3,16 +3,24 @@
 An event is queued in the same transaction as the ticket it describes (:meth:`Outbox.enqueue`), and
 :meth:`Outbox.deliver` POSTs the queue as JSON: an outage of the help desk loses nothing, the items wait for
 the next call.
+
+Several instances may deliver at once (a fleet on one database): each first *claims* the items it will post
+(``claimed_by``, ``claimed_until``: a lease), with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and under SQLite's
+single writer, so no item is posted by two instances. A claim that outlives its lease (the instance died
+mid-delivery) may be taken by another; the ``Idempotency-Key`` header then lets the help desk drop the rare
+second copy of an item that was posted but not yet marked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bnpl_assistant.storage import Connection, Database, Row
@@ -23,6 +31,14 @@ if TYPE_CHECKING:  # imported where a ticket is posted: a turn that posts nothin
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+LEASE_S = 300.0  # how long a claim holds: far above one call's worst case (items x tries x timeout)
+_CLAIM = ("SELECT id FROM outbox WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < ?) "
+          "ORDER BY id LIMIT ?")
+
+
+def instance_name() -> str:
+    """This process, as claims name it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class Outbox:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._transport = transport
+        self.instance = instance_name()
 
     def enqueue(self, conn: Connection, ticket: str, payload: dict[str, Any], created_at: str) -> None:
         """Queue one event, inside the caller's write transaction on ``conn``."""
@@ -74,9 +91,7 @@ class Outbox:
         and everything left stays pending for the next call. Other 4xx answers mark the item ``rejected``
         (kept, not retried).
         """
-        with self.database.session() as conn:
-            items = conn.execute("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?",
-                                 (limit,)).fetchall()
+        items = self._claim(limit)
         delivered = rejected = attempts = 0
         if items:
             import httpx
@@ -93,13 +108,36 @@ class Outbox:
                     else:
                         log.warning("webhook unavailable (%s); %s stays in the outbox", error, item["ticket"])
                         break
+            self._unclaim([item["id"] for item in items])  # what the break left: free for the next call
         return DeliveryReport(delivered, self.pending(), rejected, attempts)
+
+    def _claim(self, limit: int) -> list[Row]:
+        """Take up to ``limit`` pending items nobody holds, oldest first, for this instance."""
+        now = self._clock()
+        lease_end = (now + timedelta(seconds=LEASE_S)).isoformat(timespec="milliseconds")
+        with self.database.write(exclusive=False) as conn:
+            locking = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+            ids = [int(r[0]) for r in conn.execute(_CLAIM + locking,
+                                                    (now.isoformat(timespec="milliseconds"), limit)).fetchall()]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            conn.execute(f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ({marks})",
+                         (self.instance, lease_end, *ids))
+            return conn.execute(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", tuple(ids)).fetchall()
+
+    def _unclaim(self, ids: list[int]) -> None:
+        if ids:
+            with self.database.write(exclusive=False) as conn:
+                conn.execute(f"UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? "
+                             f"AND status = 'pending' AND id IN ({','.join('?' * len(ids))})", (self.instance, *ids))
 
     def _mark(self, item: Row, status: str, tries: int, error: str | None) -> None:
         delivered_at = self._clock().isoformat(timespec="seconds") if status == "delivered" else None
-        with self.database.write() as conn:
-            conn.execute("UPDATE outbox SET status = ?, attempts = attempts + ?, last_error = ?, delivered_at = ? "
-                         "WHERE id = ?", (status, tries, error, delivered_at, item["id"]))
+        with self.database.write(exclusive=False) as conn:
+            conn.execute("UPDATE outbox SET status = ?, attempts = attempts + ?, last_error = ?, delivered_at = ?, "
+                         "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                         (status, tries, error, delivered_at, item["id"]))
 
     def _post(self, client: httpx.Client, item: Row) -> tuple[str, int, str | None]:
         import httpx

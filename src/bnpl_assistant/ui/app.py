@@ -212,9 +212,9 @@ class _CustomerHandlers:
 
     def rate(self, value: int) -> Any:
         def handler(state: Session | None, text: str) -> tuple[str, str]:
-            if state is None or not state.replies or state.replies[-1].turn_id is None:
+            if state is None or state.last_turn_id is None:
                 return "Nothing to rate yet.", text
-            self.desk.feedback(state.replies[-1].turn_id, value, text)
+            self.desk.feedback(state.last_turn_id, value, text)
             return "Thanks for the feedback.", ""
         return handler
 
