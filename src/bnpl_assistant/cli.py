@@ -309,10 +309,10 @@ def serve(
     except BnplError as exc:
         _fail(exc)
     from bnpl_assistant.ui.app import build_app
+    from bnpl_assistant.ui.server import run
 
-    console.print(f"serving on http://{host}:{port} (Ctrl-C to stop)")
-    build_app(desk, settings, agents).launch(server_name=host, server_port=port, show_error=False, quiet=True,
-                                     footer_links=["api"])
+    console.print(f"serving on http://{host}:{port} (health: /healthz; Ctrl-C to stop)")
+    run(build_app(desk, settings, agents), components, host, port)
 
 
 def _register_plugins() -> None:

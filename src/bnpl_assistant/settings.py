@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     support_hours: str = "mon-fri 08:00-20:00; sat 09:00-17:00"  # when people answer in the chat
     support_timezone: str = "Europe/Berlin"
     agent_handle_minutes: float = Field(default=6.0, gt=0)  # per queued ticket, for the expected wait
+    outbox_interval_s: float = Field(default=10.0, ge=0)  # `serve` posts waiting hand-off webhooks this often; 0: off
 
     @field_validator("languages", mode="before")
     @classmethod

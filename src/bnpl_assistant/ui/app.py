@@ -104,6 +104,10 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
         gr.Examples(EXAMPLES, inputs=[message], label="Try one")
         stored = gr.BrowserState(["", ""], storage_key="bnpl-conversation")
         timer = gr.Timer(POLL_S)
+        with gr.Row(visible=False):  # the /resume API: continue a conversation by its id on any instance
+            resume_id = gr.Textbox(elem_id="resume-id")
+            resume_customer = gr.Textbox(elem_id="resume-customer")
+            resume = gr.Button(elem_id="resume")
 
     on = _CustomerHandlers(desk)
     chat_inputs = [message, chatbot, session, language, customer]
@@ -119,6 +123,8 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
                api_name="rate")
     app.load(on.restore, [stored, chatbot, session], [chatbot, session, customer, live_status],
              api_visibility="private")
+    resume.click(on.resume, [resume_id, resume_customer, session], [chatbot, session, customer, live_status],
+                 api_name="resume")
     customer.input(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
                     api_visibility="private")
     new_chat.click(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
@@ -191,7 +197,13 @@ class _CustomerHandlers:
                 state: Session | None) -> tuple[Any, ...]:
         """On page load: the conversation this browser had open, with its history (if it is still known)."""
         conversation_id, customer_id = [*(stored or []), "", ""][:2]
-        resumed = self.desk.resume(conversation_id, customer_id or None) if not history else None
+        return self.resume(conversation_id, customer_id, state) if not history else (gr.update(), state,
+                                                                                      gr.update(), "")
+
+    def resume(self, conversation_id: str, customer_id: str, state: Session | None) -> tuple[Any, ...]:
+        """The conversation ``conversation_id`` of ``customer_id`` with its history, on whichever instance
+        serves this page (an unknown id or another customer's conversation changes nothing)."""
+        resumed = self.desk.resume((conversation_id or "").strip(), (customer_id or "").strip() or None)
         if resumed is None:
             return gr.update(), state, gr.update(), ""
         session, messages = resumed
