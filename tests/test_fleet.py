@@ -29,7 +29,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bnpl_assistant.settings import Settings
 from bnpl_assistant.storage import dispose, session
 from bnpl_assistant.store import VectorStore, forget_client
 from conftest import KNOWLEDGE, REPO, Built
@@ -166,10 +165,45 @@ def _texts(history: list[Any]) -> list[str]:
     return out
 
 
+def _agent_replies(url: str, ticket: str, agent_name: str, text: str) -> None:
+    """An agent opens ``ticket`` on the agent desk of the page at ``url`` (headless Chromium) and sends ``text``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            agent = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+            agent.goto(url)
+            agent.wait_for_selector("#message textarea", timeout=60_000)
+            agent.get_by_role("tab", name="Agent desk").click()
+            agent.fill("#agent-name textarea, #agent-name input", agent_name)
+            agent.wait_for_function(f"document.querySelector('#queue').innerText.includes('{ticket}')",
+                                    timeout=20_000)  # a ticket opened on another instance is on this queue
+            agent.locator("#queue").get_by_text(ticket, exact=True).last.click()
+            agent.wait_for_function("document.querySelector('#account-view').innerText.trim().length > 0",
+                                    timeout=20_000)  # opened: the suggested reply is in the box now
+            agent.fill("#agent-reply textarea", text)
+            agent.click("#agent-send")
+            agent.wait_for_function(f"document.querySelector('#ticket-view').innerText.includes({text[:20]!r})",
+                                    timeout=20_000)  # sent: the desk's transcript shows it
+        finally:
+            browser.close()
+
+
+def _poll_until(client: Any, history: list[Any], wanted: str, timeout_s: float = 20.0) -> tuple[list[Any], float]:
+    """Poll as the page does until a message containing ``wanted`` arrives: (the chat, seconds it took)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        shown, _status = client.predict(history=history, api_name="/poll")
+        if isinstance(shown, list) and any(wanted in t for t in _texts(shown)):  # else: nothing new
+            return shown, time.monotonic() - started
+        time.sleep(0.2)
+    pytest.fail(f"{wanted!r} never reached the customer")
+
+
 @pytest.mark.browser
 def test_a_conversation_survives_its_instance(fleet: Fleet) -> None:
     from gradio_client import Client
-    from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium for the agent desk")
@@ -183,38 +217,9 @@ def test_a_conversation_survives_its_instance(fleet: Fleet) -> None:
     assert found and "Handed to a person" in outcome, outcome
     ticket = found.group(0)
 
-    with sync_playwright() as p:  # the agent works on B's desk
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        try:
-            agent = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
-            agent.goto(fleet.b.url)
-            agent.wait_for_selector("#message textarea", timeout=60_000)
-            agent.get_by_role("tab", name="Agent desk").click()
-            agent.fill("#agent-name textarea, #agent-name input", "Ben")
-            agent.wait_for_function(f"document.querySelector('#queue').innerText.includes('{ticket}')",
-                                    timeout=20_000)  # a ticket opened on A is on B's queue
-            agent.locator("#queue").get_by_text(ticket, exact=True).last.click()
-            agent.wait_for_function("document.querySelector('#account-view').innerText.trim().length > 0",
-                                    timeout=20_000)  # opened: the suggested reply is in the box now
-            agent.fill("#agent-reply textarea", "Hi, this is Ben. I am checking both charges now.")
-            agent.click("#agent-send")
-            agent.wait_for_function("document.querySelector('#ticket-view').innerText.includes('this is Ben')",
-                                    timeout=20_000)  # sent: the desk's transcript shows it
-        finally:
-            browser.close()
-
+    _agent_replies(fleet.b.url, ticket, "Ben", "Hi, this is Ben. I am checking both charges now.")
     # The customer, still on A, sees B's agent by polling (the live hand-off crosses instances by the database).
-    deadline = time.monotonic() + 20
-    seen_after = 0.0
-    started = time.monotonic()
-    while time.monotonic() < deadline:
-        shown, _status = on_a.predict(history=history, api_name="/poll")
-        if isinstance(shown, list) and any("this is Ben" in t for t in _texts(shown)):  # else: nothing new
-            seen_after = time.monotonic() - started
-            history = shown
-            break
-        time.sleep(0.2)
-    assert any("this is Ben" in t for t in _texts(history)), "the agent's reply on B never reached A"
+    history, seen_after = _poll_until(on_a, history, "this is Ben")
     assert seen_after < 5.0  # polled every second by the page
 
     history, outcome = _chat(on_a, "It was order ord-10002", history, customer)
@@ -289,7 +294,7 @@ def test_the_deploy_guides_nginx_config_in_front_of_two_instances(fleet: Fleet, 
                     raise
                 time.sleep(0.2)
         assert health.status_code == 200 and health.json()["database"] == "ok"
-        history, outcome = _chat(Client(url, verbose=False), "How does Pay in 4 work?", [], "")
+        _, outcome = _chat(Client(url, verbose=False), "How does Pay in 4 work?", [], "")
         assert "Answered" in outcome
         for instance in (fleet.a, fleet.b):  # one of them served that; kill one: the proxy uses the other
             if instance.proc.poll() is None:
@@ -297,7 +302,7 @@ def test_the_deploy_guides_nginx_config_in_front_of_two_instances(fleet: Fleet, 
                 instance.proc.wait(timeout=30)
                 break
         assert httpx.get(url + "healthz", timeout=10).status_code == 200
-        history, outcome = _chat(Client(url, verbose=False), "Wie hoch ist die Mahngebühr?", [], "")
+        _, outcome = _chat(Client(url, verbose=False), "Wie hoch ist die Mahngebühr?", [], "")
         assert "Answered" in outcome
     finally:
         proc.terminate()
