@@ -21,6 +21,7 @@ quiet_process()  # before chromadb or gradio are imported by any benchmark
 from benchmarks import (  # noqa: E402 - after the process is made quiet
     cold_start,
     eval_throughput,
+    fleet,
     ingest_scale,
     live_handoff,
     memory,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, Runner]] = {
     "vs_recipe": ("topic accuracy@1 and latency vs LangChain Chroma similarity_search(k=4)", vs_recipe.run),
     "eval_throughput": ("tickets/s on the external suite, offline", eval_throughput.run),
     "page_load": ("the page under load: 20 customers x 10 turns, page load time, server RSS", page_load.run),
+    "fleet": ("replies/s and server CPU per reply, 1 and 2 instances, vs bare respond() and embedding", fleet.run),
     "live_handoff": ("agent's message -> customer's screen and back, p50/p95, two Chromium pages", live_handoff.run),
     "onboard_foreign": ("onboarding BANKING77-OOS and τ-banking: time, forecast vs test, retrieval, turn cost",
                         onboard_foreign.run),

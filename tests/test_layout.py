@@ -14,6 +14,10 @@ MAX_FUNCTION_LINES = 60
 # library -> the only package (relative to src/bnpl_assistant) allowed to import it
 ADAPTERS = {
     "sqlite3": "storage",
+    "sqlalchemy": "storage",
+    "alembic": "storage",
+    "uvicorn": "ui",
+    "fastapi": "ui",
     "openai": "providers",
     "langchain_openai": "providers",
     "chromadb": "store.py",

@@ -104,10 +104,7 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
         gr.Examples(EXAMPLES, inputs=[message], label="Try one")
         stored = gr.BrowserState(["", ""], storage_key="bnpl-conversation")
         timer = gr.Timer(POLL_S)
-        with gr.Row(visible=False):  # the /resume API: continue a conversation by its id on any instance
-            resume_id = gr.Textbox(elem_id="resume-id")
-            resume_customer = gr.Textbox(elem_id="resume-customer")
-            resume = gr.Button(elem_id="resume")
+        resume = _resume_api()
 
     on = _CustomerHandlers(desk)
     chat_inputs = [message, chatbot, session, language, customer]
@@ -123,14 +120,24 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
                api_name="rate")
     app.load(on.restore, [stored, chatbot, session], [chatbot, session, customer, live_status],
              api_visibility="private")
-    resume.click(on.resume, [resume_id, resume_customer, session], [chatbot, session, customer, live_status],
-                 api_name="resume")
+    resume[0].click(on.resume, [resume[1], resume[2], session], [chatbot, session, customer, live_status],
+                    api_name="resume")
     customer.input(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
                     api_visibility="private")
     new_chat.click(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
                    api_visibility="private")
     thumbs_up.click(on.rate(1), [session, comment], [feedback_note, comment], api_visibility="private")
     thumbs_down.click(on.rate(-1), [session, comment], [feedback_note, comment], api_visibility="private")
+
+
+def _resume_api() -> tuple[gr.Button, gr.Textbox, gr.Textbox]:
+    """Hidden inputs of the ``/resume`` API (conversation id, customer id): continue a conversation by its id on
+    any instance, as the page does on load with the id the browser kept."""
+    with gr.Row(visible=False):
+        conversation_id = gr.Textbox(elem_id="resume-id")
+        customer_id = gr.Textbox(elem_id="resume-customer")
+        button = gr.Button(elem_id="resume")
+    return button, conversation_id, customer_id
 
 
 class _CustomerHandlers:

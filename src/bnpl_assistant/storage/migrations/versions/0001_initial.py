@@ -19,6 +19,12 @@ def _id() -> sa.Column:
 
 
 def upgrade() -> None:
+    _accounts()
+    _support()
+    _log()
+
+
+def _accounts() -> None:
     op.create_table("meta", sa.Column("key", TEXT, primary_key=True), sa.Column("value", TEXT, nullable=False))
     op.create_table(
         "customers", sa.Column("id", TEXT, primary_key=True), sa.Column("name", TEXT, nullable=False),
@@ -71,6 +77,9 @@ def upgrade() -> None:
         sa.Column("action", TEXT, nullable=False), sa.Column("entity", TEXT, nullable=False),
         sa.Column("before", TEXT, nullable=False), sa.Column("after", TEXT, nullable=False))
     op.create_index("audit_entity", "audit", ["entity", "action"])
+
+
+def _support() -> None:
     op.create_table(
         "handoffs", _id(), sa.Column("ticket", TEXT, unique=True), sa.Column("created_at", TEXT, nullable=False),
         sa.Column("conversation_id", TEXT, nullable=False), sa.Column("customer_id", TEXT),
@@ -88,6 +97,9 @@ def upgrade() -> None:
         sa.Column("created_at", TEXT, nullable=False), sa.Column("delivered_at", TEXT),
         sa.CheckConstraint("status IN ('pending', 'delivered', 'rejected')"))
     op.create_index("outbox_pending", "outbox", ["status", "id"])
+
+
+def _log() -> None:
     op.create_table(
         "turns", _id(), sa.Column("conversation_id", TEXT, nullable=False),
         sa.Column("turn_index", INT, nullable=False), sa.Column("created_at", TEXT, nullable=False),

