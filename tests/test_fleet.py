@@ -40,6 +40,7 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-ba
                 "--disable-component-update", "--disable-sync"]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STARTUP_S = 240  # two instances loading models at once on a busy 2-core runner
+UI_TIMEOUT_MS = 60_000  # each step on the agent desk (the page refreshes its queue every few seconds)
 
 
 @dataclass
@@ -165,27 +166,33 @@ def _texts(history: list[Any]) -> list[str]:
     return out
 
 
-def _agent_replies(url: str, ticket: str, agent_name: str, text: str) -> None:
-    """An agent opens ``ticket`` on the agent desk of the page at ``url`` (headless Chromium) and sends ``text``."""
+def _agent_replies(url: str, ticket: str, agent_name: str, text: str, shots: Path) -> None:
+    """An agent opens ``ticket`` on the agent desk of the page at ``url`` (headless Chromium) and sends ``text``
+    (a screenshot of the desk is left in ``shots`` when a step times out)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
             agent = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+            agent.set_default_timeout(UI_TIMEOUT_MS)
             agent.goto(url)
             agent.wait_for_selector("#message textarea", timeout=60_000)
             agent.get_by_role("tab", name="Agent desk").click()
             agent.fill("#agent-name textarea, #agent-name input", agent_name)
-            agent.wait_for_function(f"document.querySelector('#queue').innerText.includes('{ticket}')",
-                                    timeout=20_000)  # a ticket opened on another instance is on this queue
-            agent.locator("#queue").get_by_text(ticket, exact=True).last.click()
-            agent.wait_for_function("document.querySelector('#account-view').innerText.trim().length > 0",
-                                    timeout=20_000)  # opened: the suggested reply is in the box now
-            agent.fill("#agent-reply textarea", text)
-            agent.click("#agent-send")
-            agent.wait_for_function(f"document.querySelector('#ticket-view').innerText.includes({text[:20]!r})",
-                                    timeout=20_000)  # sent: the desk's transcript shows it
+            try:
+                # a ticket opened on another instance is on this queue
+                agent.wait_for_function(f"document.querySelector('#queue').innerText.includes('{ticket}')")
+                agent.locator("#queue").get_by_text(ticket, exact=True).last.click()
+                # opened: the suggested reply is in the box now
+                agent.wait_for_function("document.querySelector('#account-view').innerText.trim().length > 0")
+                agent.fill("#agent-reply textarea", text)
+                agent.click("#agent-send")
+                # sent: the desk's transcript shows it
+                agent.wait_for_function(f"document.querySelector('#ticket-view').innerText.includes({text[:15]!r})")
+            except Exception:
+                agent.screenshot(path=str(shots / "agent-desk.png"))
+                raise
         finally:
             browser.close()
 
@@ -202,12 +209,12 @@ def _poll_until(client: Any, history: list[Any], wanted: str, timeout_s: float =
 
 
 @pytest.mark.browser
-def test_a_conversation_survives_its_instance(fleet: Fleet) -> None:
+def test_a_conversation_survives_its_instance(fleet: Fleet, tmp_path: Path) -> None:
     from gradio_client import Client
 
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium for the agent desk")
-    customer = "cust-002"
+    customer, shots = "cust-002", tmp_path
     on_a = Client(fleet.a.url, verbose=False)
     history, outcome = _chat(on_a, "My card was charged twice for one order", [], customer)
     acknowledged = ["My card was charged twice for one order"]
@@ -217,7 +224,7 @@ def test_a_conversation_survives_its_instance(fleet: Fleet) -> None:
     assert found and "Handed to a person" in outcome, outcome
     ticket = found.group(0)
 
-    _agent_replies(fleet.b.url, ticket, "Ben", "Hi, this is Ben. I am checking both charges now.")
+    _agent_replies(fleet.b.url, ticket, "Ben", "Hi, this is Ben. I am checking both charges now.", shots)
     # The customer, still on A, sees B's agent by polling (the live hand-off crosses instances by the database).
     history, seen_after = _poll_until(on_a, history, "this is Ben")
     assert seen_after < 5.0  # polled every second by the page
