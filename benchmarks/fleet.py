@@ -149,6 +149,35 @@ def _run_load(ctx: BenchContext, urls: list[str], messages: list[str], think: bo
     return result
 
 
+# -- migrating the demo database -----------------------------------------------------------------------------
+
+def _migration_s(ctx: BenchContext, turns: int = 20_000) -> tuple[float, int]:
+    """Seconds to bring a demo database written before Alembic (schema version 3: the demo accounts seeded and
+    ``turns`` logged turns) to the latest revision, and the file's size in KB."""
+    import sqlite3
+
+    from bnpl_assistant.accounts.seed import seed_demo
+    from bnpl_assistant.storage import Database, dispose, open_database
+
+    path = ctx.tmp("fleet") / "demo-v3.sqlite3"
+    dump = (REPO / "tests" / "data" / "db_schema_v3.sql").read_text(encoding="utf-8")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(dump)
+        conn.execute("DELETE FROM customers")  # the dump's one customer: the seed brings the demo's
+        conn.execute("DELETE FROM meta")
+        rows = [(f"c{i // 4}", i % 4, f"2026-11-{1 + i % 28:02d}T10:00:00", "en", f"message {i}", "reply",
+                 "answer", "pay-in-4", "[]", "offline", 20.0, "") for i in range(turns)]
+        conn.executemany("INSERT INTO turns (conversation_id, turn_index, created_at, language, message, reply, "
+                         "outcome, topic, sources, model_path, latency_ms, reason) VALUES "
+                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.close()
+    seed_demo(Database(path))  # the account tables are the same in version 3: seeded without migrating
+    dispose(path)
+    started = time.perf_counter()
+    open_database(path)
+    return time.perf_counter() - started, path.stat().st_size // 1024
+
+
 # -- the servers ---------------------------------------------------------------------------------------------
 
 def _start(ctx: BenchContext, name: str, database_url: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -188,6 +217,30 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
+def _failover(procs: list[tuple[subprocess.Popen[bytes], str]], database_url: str) -> dict[str, float]:
+    """A customer on the first instance, which is killed (SIGKILL) after two replies: seconds until the second
+    instance has resumed the conversation (``/resume``) and until it has answered the next message."""
+    from gradio_client import Client
+
+    from bnpl_assistant.storage import session
+
+    (first, url_a), (_, url_b) = procs[0], procs[1]
+    client = Client(url_a, verbose=False)
+    history: list[Any] = []
+    for text in ("How does Pay in 4 work?", "And if I pay late?"):
+        history, _, _, _ = client.predict(text, history, "auto", "cust-001", api_name="/chat")
+    with session(database_url) as conn:
+        conversation_id = conn.execute("SELECT conversation_id FROM turns ORDER BY id DESC LIMIT 1").fetchone()[0]
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    killed = time.perf_counter()
+    other = Client(url_b, verbose=False)
+    resumed, _, _ = other.predict(conversation_id, "cust-001", api_name="/resume")
+    resumed_s = time.perf_counter() - killed
+    other.predict("Can I pay it off early?", resumed, "auto", "cust-001", api_name="/chat")
+    return {"resumed_s": resumed_s, "answered_s": time.perf_counter() - killed, "history": len(resumed)}
+
+
 def _fleet_run(ctx: BenchContext, instances: int, messages: list[str], round_no: int) -> dict[str, Any]:
     """Fresh servers (cold query caches), a warm-up each, then closed loop and think-time runs."""
     database_url = os.environ.get("BNPL_BENCH_DATABASE_URL") or \
@@ -204,7 +257,8 @@ def _fleet_run(ctx: BenchContext, instances: int, messages: list[str], round_no:
         offset = CUSTOMERS * TURNS  # the think-time run gets other messages (no query cache hits)
         closed = _run_load(ctx, urls, messages, False, pids, f"{instances}-closed")
         thinking = _run_load(ctx, urls, messages[offset:] + messages[:offset], True, pids, f"{instances}-think")
-        return {"closed": closed, "think": thinking}
+        failover = _failover(procs, database_url) if instances > 1 else None
+        return {"closed": closed, "think": thinking, "failover": failover}
     finally:
         for proc, _ in procs:
             _stop(proc)
@@ -223,6 +277,7 @@ def run(ctx: BenchContext) -> BenchResult:
     result = BenchResult("fleet", "Replies per core; one and two instances on one box")
     messages = _messages()
     bare = _bare(ctx, messages)
+    migration_s, migration_kb = _migration_s(ctx)
     runs = {n: _fleet_run(ctx, n, messages[200:], n) for n in (1, 2)}
     rows = []
     for n, r in runs.items():
@@ -249,7 +304,15 @@ def run(ctx: BenchContext) -> BenchResult:
         Metric("server CPU per reply / respond() CPU", None if server_cpu is None else
                round(server_cpu / respond["cpu_ms"], 2), "x", "<= 1.3",
                None if server_cpu is None else server_cpu / respond["cpu_ms"] <= 1.3),
+        Metric(f"migrating a pre-Alembic demo database ({migration_kb} KB, 20,000 turns) to the latest revision",
+               round(migration_s, 2), "s"),
     ]
+    failover = runs[2].get("failover")
+    if failover:
+        result.metrics += [
+            Metric("instance killed -> conversation resumed on the other", round(failover["resumed_s"], 2), "s"),
+            Metric("instance killed -> next reply from the other", round(failover["answered_s"], 2), "s"),
+        ]
     result.notes += [
         f"{CUSTOMERS} customers x {TURNS} turns per run, each message different (no query-cache hits); the "
         "clients run in a separate process on the same 2 cores, so their CPU competes with the servers'.",
