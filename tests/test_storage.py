@@ -62,22 +62,20 @@ def test_constraints_hold_on_every_backend(database_at: Callable[[str], Path | s
         assert [dict(r) for r in conn.execute("SELECT key, value FROM meta").fetchall()] == [{"key": "k", "value": "v"}]
 
 
-def _legacy_file(path: Path, versions: int) -> None:
-    """A file as releases before Alembic wrote it: the tables of ``versions`` steps and ``schema_version``."""
-    statements = (DATA / "db_schema_v1.sql").read_text(encoding="utf-8")
+def _replay(path: Path, dump: str) -> None:
+    """A file as an old release left it, from a frozen dump in tests/data. A raw driver connection on purpose: it
+    replays the dump exactly as SQLite wrote it (a dump creates tables in alphabetical order, so the foreign keys
+    storage switches on must stay off)."""
     with sqlite3.connect(path) as conn:
-        conn.executescript(statements)
-        if versions >= 2:
-            conn.execute("ALTER TABLE handoffs ADD COLUMN summary_by TEXT NOT NULL DEFAULT 'extractive'")
-        conn.executemany("INSERT INTO schema_version (version, applied_at) VALUES (?, 'then')",
-                         [(v,) for v in range(1, versions + 1)])
+        conn.executescript((DATA / dump).read_text(encoding="utf-8"))
     conn.close()
 
 
 def test_upgrade_from_version_1_keeps_the_data(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite3"
-    _legacy_file(path, 1)
+    _replay(path, "db_schema_v1.sql")  # the first release's tables and its schema_version table
     with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (1, 'then')")
         conn.execute("INSERT INTO handoffs (ticket, created_at, conversation_id, language, reason, team, priority, "
                      "summary, transcript, status) VALUES ('HND-000001', 'then', 'c1', 'en', 'fraud', 'fraud', 1, "
                      "'old summary', '[]', 'open')")
@@ -131,11 +129,7 @@ def test_transaction_rolls_back_on_error(database_at: Callable[[str], Path | str
 
 def test_a_file_from_schema_version_2_opens_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    # A raw driver connection on purpose: it replays a dump of an old file exactly as SQLite wrote it (the
-    # dump creates tables in alphabetical order, so the foreign keys storage switches on must stay off).
-    with sqlite3.connect(path) as conn:
-        conn.executescript((DATA / "db_schema_v2.sql").read_text(encoding="utf-8"))
-    conn.close()
+    _replay(path, "db_schema_v2.sql")
     database = open_database(path)
     assert database.schema_version() == storage.LATEST_VERSION
     svc = AccountsService(database)
@@ -179,9 +173,7 @@ def test_a_file_from_schema_version_3_upgrades_and_its_conversation_continues(tm
     from bnpl_assistant.support.live import LiveChat
 
     path = tmp_path / "v3.sqlite3"
-    with sqlite3.connect(path) as conn:
-        conn.executescript((DATA / "db_schema_v3.sql").read_text(encoding="utf-8"))
-    conn.close()
+    _replay(path, "db_schema_v3.sql")
     database = open_database(path)
     assert database.schema_version() == storage.LATEST_VERSION
     assert [r[0] for r in rows(path, "SELECT version_num FROM alembic_version")] == ["0004"]

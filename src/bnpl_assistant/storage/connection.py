@@ -244,15 +244,3 @@ def read_only(target: Target) -> Iterator[Connection]:
     finally:
         made.dispose()
 
-
-class ThreadConnections:
-    """Connections for a store written on every turn: kept open in the engine's pool, so a turn does not pay
-    for opening one and setting its PRAGMAs. (The name stays from when this held one connection per thread.)"""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-
-    @contextmanager
-    def session(self) -> Iterator[Connection]:
-        with session(self.target) as conn:
-            yield conn

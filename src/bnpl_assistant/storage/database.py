@@ -13,7 +13,6 @@ from pathlib import Path
 
 from bnpl_assistant.storage.connection import (
     Connection,
-    ThreadConnections,
     redacted,
     session,
     sqlite_path,
@@ -62,10 +61,6 @@ class Database:
         are serialised with each other (see :func:`~bnpl_assistant.storage.connection.transaction`)."""
         with session(self.target) as conn, transaction(conn, exclusive):
             yield conn
-
-    def thread_connections(self) -> ThreadConnections:
-        """Kept-open connections, for a store written on every turn."""
-        return ThreadConnections(self.target)
 
     def schema_version(self) -> int:
         """The latest migration applied."""

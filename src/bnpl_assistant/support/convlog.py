@@ -17,7 +17,6 @@ from bnpl_assistant.storage import (
     read_stats,
     read_turn,
     read_turns,
-    transaction,
 )
 
 FEEDBACK_VALUES = (1, -1)
@@ -37,7 +36,6 @@ class ConversationLog:
         """
         self.database = database
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._db = database.thread_connections()
 
     def log_turn(self, conversation: Conversation, message: str, reply: Reply) -> int:
         """Store one exchange; the message (and reply) are redacted first.
@@ -52,7 +50,7 @@ class ConversationLog:
                   json.dumps(sources, ensure_ascii=False), reply.model_path,
                   float(latency) if latency is not None else None, reply.reason, reply.tool, reply.team,
                   reply.ticket_id, float(reply.confidence), int(reply.fell_back))
-        with self._db.session() as conn, transaction(conn):
+        with self.database.write() as conn:
             index = conn.execute("SELECT COALESCE(MAX(turn_index) + 1, 0) FROM turns "
                                  "WHERE conversation_id = ?", (conversation.id,)).fetchone()[0]
             return int(conn.execute(_INSERT_TURN, (*values, index)).fetchone()[0])
@@ -66,7 +64,7 @@ class ConversationLog:
         if value not in FEEDBACK_VALUES:
             raise DataError("feedback must be 1 (thumbs up) or -1 (thumbs down)")
         clean = redact(comment.strip())[:2000] if comment and comment.strip() else None
-        with self._db.session() as conn, transaction(conn):
+        with self.database.write() as conn:
             cur = conn.execute("UPDATE turns SET feedback = ?, feedback_comment = ? WHERE id = ?",
                                (value, clean, turn_id))
             if cur.rowcount == 0:
@@ -78,7 +76,7 @@ class ConversationLog:
         Raises:
             DataError: no turn has that id.
         """
-        with self._db.session() as conn:
+        with self.database.session() as conn:
             turn = read_turn(conn, turn_id)
         if turn is None:
             raise DataError(f"no logged turn with id {turn_id}")
@@ -86,11 +84,11 @@ class ConversationLog:
 
     def iter_turns(self, since: str | None = None) -> Iterator[LoggedTurn]:
         """Every logged turn in order (optionally from the ISO timestamp ``since``), for reports."""
-        with self._db.session() as conn:
+        with self.database.session() as conn:
             turns = read_turns(conn, since)
         yield from turns
 
     def stats(self, since: str | None = None) -> LogStats:
         """The dashboard's figures (see :func:`bnpl_assistant.storage.read_stats`)."""
-        with self._db.session() as conn:
+        with self.database.session() as conn:
             return read_stats(conn, since)

@@ -146,19 +146,19 @@ class SupportDesk:
             return None
         return self._stream(session, message, None if language in (None, "", "auto") else language)
 
-    def _current(self, session: Session) -> Conversation:
-        """The session's conversation as the database has it now (another instance may have moved it on);
-        the session's own copy when nothing is stored yet or there is no database."""
+    def _current(self, session: Session) -> tuple[Conversation, str]:
+        """The session's conversation as the database has it now (another instance may have moved it on) and
+        who owns it; the session's own copy when nothing is stored yet or there is no database."""
+        owner = ASSISTANT
         if self.live is not None:
-            stored = self.live.load(session.conversation.id)
+            stored, owner = self.live.load_with_owner(session.conversation.id)
             if stored is not None and stored.customer_id == session.conversation.customer_id:
                 session.conversation = stored
-        return session.conversation
+        return session.conversation, owner
 
     def _stream(self, session: Session, message: str, language: str | None) -> Iterator[str | Reply | LiveTurn]:
-        conversation = self._current(session)
+        conversation, owner = self._current(session)
         if self.live is not None:
-            owner = self.live.owner(conversation.id)
             if owner == CLOSED:
                 self.live.reopen_for_customer(conversation.id)
             elif owner != ASSISTANT:  # a person has it: the assistant stays silent
@@ -186,7 +186,7 @@ class SupportDesk:
         press opens or updates a ticket)."""
         if not self.clients.allow(client):
             return None
-        reply = self.assistant.hand_off(self._current(session), "customer-pressed-button",
+        reply = self.assistant.hand_off(self._current(session)[0], "customer-pressed-button",
                                         None if language in (None, "", "auto") else language)
         session.last_turn_id = reply.turn_id
         self._keep(session, "", reply)

@@ -101,6 +101,14 @@ class LiveChat:
         with self.database.session() as conn:
             return self._load(conn, conversation_id)
 
+    def load_with_owner(self, conversation_id: str) -> tuple[Conversation | None, str]:
+        """:meth:`load` and :meth:`owner` in one read (the start of every customer turn)."""
+        with self.database.session() as conn:
+            row = conn.execute("SELECT state, owner FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            return None, ASSISTANT
+        return (_conversation(json.loads(row["state"])) if row["state"] != "{}" else None), str(row["owner"])
+
     @staticmethod
     def _load(conn: Connection, conversation_id: str) -> Conversation | None:
         row = conn.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
