@@ -226,6 +226,33 @@ def test_an_agent_takes_over_and_hands_back(browser: Browser, page_app: PageApp)
     assert tuple(rating) == (5, "agent")
 
 
+def test_the_page_polls_only_while_a_person_has_or_awaits_the_conversation(page: Page, page_app: PageApp) -> None:
+    """An open page asks the server for an agent's messages every second only while the conversation is queued
+    or with an agent: a page the assistant answers sends nothing while idle, and polling stops after the close
+    notice arrives. (Every open page polling every second cost more server CPU than the replies.)"""
+    joins: list[str] = []
+    page.on("request", lambda request: joins.append(request.url) if "queue/join" in request.url else None)
+
+    def idle_requests() -> int:
+        page.wait_for_timeout(1500)  # the event that follows a reply or a click has run
+        joins.clear()
+        page.wait_for_timeout(3500)
+        return len(joins)
+
+    ask(page, "How does Pay in 4 work?")
+    assert idle_requests() == 0
+    page.click("#talk-to-person")
+    page.wait_for_selector("#outcome :text('Handed to a person')", timeout=10_000)
+    ticket = page.locator("#outcome").inner_text().split("ticket")[-1].strip()
+    assert idle_requests() >= 2
+    live = page_app[1].live
+    assert live is not None
+    live.close(ticket, "answered by phone")
+    page.wait_for_function("[...document.querySelectorAll('#chat .message')].some("
+                           "m => m.innerText.includes('Rate it from 1 to 5'))", timeout=10_000)
+    assert idle_requests() == 0
+
+
 def test_a_reloaded_page_resumes_the_conversation(page: Page) -> None:
     ask(page, "What is the minimum order for Pay in 4?")
     page.wait_for_timeout(800)  # the conversation id is stored in the browser after the reply

@@ -62,6 +62,11 @@ def agent_owner(agent: str) -> str:
     return f"agent:{agent}"
 
 
+def with_person(owner: str) -> bool:
+    """Whether a person has the conversation or it waits for one (its page then polls for their messages)."""
+    return owner == QUEUED or owner.startswith(agent_owner(""))
+
+
 class LiveChat:
     """Owners, messages and ratings of conversations, on the database the tickets live in."""
 

@@ -10,7 +10,7 @@ visitor never sees another's conversation or account. Concurrency: the queue run
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -20,6 +20,7 @@ from bnpl_assistant.languages import LANGUAGES as ALL_LANGUAGES
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.support.agents import AgentDesk
 from bnpl_assistant.support.desk import LiveTurn, Session, SupportDesk
+from bnpl_assistant.support.live import with_person
 from bnpl_assistant.ui import plots, render
 from bnpl_assistant.ui.agent_tab import agent_desk_tab
 
@@ -103,41 +104,52 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
         rating_note = gr.Markdown(elem_id="rating-note")
         gr.Examples(EXAMPLES, inputs=[message], label="Try one")
         stored = gr.BrowserState(["", ""], storage_key="bnpl-conversation")
-        timer = gr.Timer(POLL_S)
-        resume = _resume_api()
+        timer = gr.Timer(POLL_S, active=False)  # on only while a person has or awaits the conversation
+        hidden = _hidden_api()
 
     on = _CustomerHandlers(desk)
+    chat = on.chat if desk.streams_replies else on.chat_whole  # offline: one result, not a stream of one
+    after = {"fn": on.after, "inputs": [session], "outputs": [stored, timer], "api_visibility": "private"}
     chat_inputs = [message, chatbot, session, language, customer]
     chat_outputs = [chatbot, session, message, outcome, sources]
-    send.click(on.chat, chat_inputs, chat_outputs, api_name="chat").then(
-        on.remember, [session], [stored], api_visibility="private")
-    message.submit(on.chat, chat_inputs, chat_outputs, api_visibility="private").then(
-        on.remember, [session], [stored], api_visibility="private")
+    send.click(chat, chat_inputs, chat_outputs, api_name="chat").then(**after)
+    message.submit(chat, chat_inputs, chat_outputs, api_visibility="private").then(**after)
     human.click(on.talk, [chatbot, session, language, customer], [chatbot, session, outcome, sources],
-                api_name="talk_to_person").then(on.remember, [session], [stored], api_visibility="private")
-    timer.tick(on.poll, [chatbot, session], [chatbot, live_status], api_name="poll", concurrency_limit=None)
+                api_name="talk_to_person").then(**after)
+    timer.tick(on.tick, [chatbot, session], [chatbot, live_status, timer], api_visibility="private",
+               concurrency_limit=None)
+    hidden.poll.click(on.poll, [chatbot, session], [chatbot, live_status], api_name="poll", concurrency_limit=None)
     rate.click(on.rate_conversation, [session, rating, rating_comment], [rating_note, rating_comment],
                api_name="rate")
     app.load(on.restore, [stored, chatbot, session], [chatbot, session, customer, live_status],
-             api_visibility="private")
-    resume[0].click(on.resume, [resume[1], resume[2], session], [chatbot, session, customer, live_status],
-                    api_name="resume")
+             api_visibility="private").then(**after)
+    hidden.resume.click(on.resume, [hidden.conversation_id, hidden.customer_id, session],
+                        [chatbot, session, customer, live_status], api_name="resume").then(**after)
     customer.input(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
-                    api_visibility="private")
+                   api_visibility="private").then(**after)
     new_chat.click(on.switch, [customer, session], [chatbot, session, outcome, sources, feedback_note],
-                   api_visibility="private")
+                   api_visibility="private").then(**after)
     thumbs_up.click(on.rate(1), [session, comment], [feedback_note, comment], api_visibility="private")
     thumbs_down.click(on.rate(-1), [session, comment], [feedback_note, comment], api_visibility="private")
 
 
-def _resume_api() -> tuple[gr.Button, gr.Textbox, gr.Textbox]:
-    """Hidden inputs of the ``/resume`` API (conversation id, customer id): continue a conversation by its id on
-    any instance, as the page does on load with the id the browser kept."""
+class _HiddenApi(NamedTuple):
+    resume: gr.Button
+    conversation_id: gr.Textbox
+    customer_id: gr.Textbox
+    poll: gr.Button
+
+
+def _hidden_api() -> _HiddenApi:
+    """Hidden widgets behind two APIs: ``/resume`` (conversation id, customer id) continues a conversation by
+    its id on any instance, as the page does on load with the id the browser kept; ``/poll`` returns the desk's
+    new messages, as the page's timer does while a person has the conversation."""
     with gr.Row(visible=False):
         conversation_id = gr.Textbox(elem_id="resume-id")
         customer_id = gr.Textbox(elem_id="resume-customer")
-        button = gr.Button(elem_id="resume")
-    return button, conversation_id, customer_id
+        resume = gr.Button(elem_id="resume")
+        poll = gr.Button(elem_id="poll")
+    return _HiddenApi(resume, conversation_id, customer_id, poll)
 
 
 class _CustomerHandlers:
@@ -174,6 +186,13 @@ class _CustomerHandlers:
             history.append({"role": "assistant", "content": render.reply_markdown(event)})
             yield history, state, "", render.badge(event), render.sources_markdown(event)
 
+    def chat_whole(self, text: str, history: list[dict[str, Any]] | None, state: Session | None, lang: str,
+                   customer_id: str, request: gr.Request) -> tuple[Any, ...]:
+        """:meth:`chat` for replies that arrive whole (no chat model): one result instead of a stream of one,
+        which spares the page stack a second serialisation and a thread hop per reply."""
+        *_, last = self.chat(text, history, state, lang, customer_id, request)
+        return last
+
     def talk(self, history: list[dict[str, Any]] | None, state: Session | None, lang: str,
              customer_id: str, request: gr.Request) -> tuple[Any, ...]:
         state = self.ensure(state, customer_id)
@@ -187,18 +206,33 @@ class _CustomerHandlers:
 
     def poll(self, history: list[dict[str, Any]] | None, state: Session | None) -> tuple[Any, str]:
         """New agent and system messages (nothing changes on the page when there are none)."""
-        if state is None:
-            return gr.update(), ""
-        new = self.desk.poll(state)
-        owner, waiting = self.desk.status(state)
-        shown = [*(history or []), *(render.live_message(m) for m in new)] if new else gr.update()
-        return shown, render.owner_markdown(owner, waiting)
+        shown, status, _ = self._poll(history, state)
+        return shown, status
 
-    def remember(self, state: Session | None) -> list[str]:
-        """What the browser keeps to resume: the conversation id and the signed-in customer."""
+    def tick(self, history: list[dict[str, Any]] | None, state: Session | None) -> tuple[Any, str, Any]:
+        """The page's timer: :meth:`poll`, and the timer stops once no person has or awaits the conversation
+        (its last notice, such as "closed", is shown first)."""
+        shown, status, with_person = self._poll(history, state)
+        return shown, status, gr.Timer(active=with_person)
+
+    def _poll(self, history: list[dict[str, Any]] | None, state: Session | None) -> tuple[Any, str, bool]:
         if state is None:
-            return ["", ""]
-        return [state.conversation.id, state.conversation.customer_id or ""]
+            return gr.update(), "", False
+        # Who has it first, then the messages: a hand-back or close writes its notice with the new owner, so
+        # a page that stops polling here has already received that notice.
+        owner, waiting = self.desk.status(state)
+        new = self.desk.poll(state)
+        shown = [*(history or []), *(render.live_message(m) for m in new)] if new else gr.update()
+        return shown, render.owner_markdown(owner, waiting), with_person(owner)
+
+    def after(self, state: Session | None) -> tuple[list[str], Any]:
+        """After a message, a hand-off, a resume or a new conversation: what the browser keeps to resume (the
+        conversation id and the signed-in customer), and whether the page polls for an agent's messages (only
+        while a person has or awaits the conversation: an idle page costs the server nothing)."""
+        if state is None:
+            return ["", ""], gr.Timer(active=False)
+        owner, _ = self.desk.status(state)
+        return [state.conversation.id, state.conversation.customer_id or ""], gr.Timer(active=with_person(owner))
 
     def restore(self, stored: list[str] | None, history: list[dict[str, Any]] | None,
                 state: Session | None) -> tuple[Any, ...]:
