@@ -115,11 +115,6 @@ class SupportDesk:
         self.deflection_dir = deflection_dir
         self.clients = ClientLimiter(client_limit)
 
-    @property
-    def streams_replies(self) -> bool:
-        """Whether replies can arrive as text deltas (a chat model writes them); offline they come whole."""
-        return self.assistant.llm is not None
-
     # -- customer side -------------------------------------------------------------------------------
 
     def new_session(self, customer_id: str | None = None) -> Session:

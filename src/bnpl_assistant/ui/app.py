@@ -108,12 +108,11 @@ def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[st
         hidden = _hidden_api()
 
     on = _CustomerHandlers(desk)
-    chat = on.chat if desk.streams_replies else on.chat_whole  # offline: one result, not a stream of one
     after = {"fn": on.after, "inputs": [session], "outputs": [stored, timer], "api_visibility": "private"}
     chat_inputs = [message, chatbot, session, language, customer]
     chat_outputs = [chatbot, session, message, outcome, sources]
-    send.click(chat, chat_inputs, chat_outputs, api_name="chat").then(**after)
-    message.submit(chat, chat_inputs, chat_outputs, api_visibility="private").then(**after)
+    send.click(on.chat, chat_inputs, chat_outputs, api_name="chat").then(**after)
+    message.submit(on.chat, chat_inputs, chat_outputs, api_visibility="private").then(**after)
     human.click(on.talk, [chatbot, session, language, customer], [chatbot, session, outcome, sources],
                 api_name="talk_to_person").then(**after)
     timer.tick(on.tick, [chatbot, session], [chatbot, live_status, timer], api_visibility="private",
@@ -185,13 +184,6 @@ class _CustomerHandlers:
                 continue
             history.append({"role": "assistant", "content": render.reply_markdown(event)})
             yield history, state, "", render.badge(event), render.sources_markdown(event)
-
-    def chat_whole(self, text: str, history: list[dict[str, Any]] | None, state: Session | None, lang: str,
-                   customer_id: str, request: gr.Request) -> tuple[Any, ...]:
-        """:meth:`chat` for replies that arrive whole (no chat model): one result instead of a stream of one,
-        which spares the page stack a second serialisation and a thread hop per reply."""
-        *_, last = self.chat(text, history, state, lang, customer_id, request)
-        return last
 
     def talk(self, history: list[dict[str, Any]] | None, state: Session | None, lang: str,
              customer_id: str, request: gr.Request) -> tuple[Any, ...]:
