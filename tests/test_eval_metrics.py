@@ -56,6 +56,19 @@ def test_resolution_is_strict() -> None:
     assert m.facts_coverage(ROWS) == 1.0
 
 
+def test_verified_resolution_of_answerable_tickets_leaves_hand_offs_and_refusals_out() -> None:
+    rows = [row("answer", "answer", "late-fees", "late-fees", reply="It is 7 EUR.", facts=["7 EUR"]),
+            row("answer", "answer", "late-fees", "late-fees", reply="no figure", facts=["7 EUR"]),
+            row("escalate", "escalate", "complaint", "complaint"),
+            row("refuse", "refuse"),
+            row("refuse", "answer", None, "late-fees")]  # a false refusal counts against it
+    summary = m.summary(rows, with_ci=False)
+    assert summary["verified_resolution_rate"]["value"] == pytest.approx(1 / 5)
+    assert summary["verified_resolution_answerable"]["value"] == pytest.approx(1 / 3)
+    assert summary["verified_resolution_answerable"]["n"] == 3
+    assert math.isnan(m.summary([row("refuse", "refuse")], with_ci=False)["verified_resolution_answerable"]["value"])
+
+
 def test_empty_sets_give_nan_not_errors() -> None:
     assert math.isnan(m.topic_accuracy([]))
     assert math.isnan(m.outcome_accuracy([]))

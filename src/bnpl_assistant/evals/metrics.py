@@ -106,6 +106,12 @@ def resolved(row: Row) -> bool:
     return facts_covered(row) is not False
 
 
+def answerable(rows: list[Row]) -> list[Row]:
+    """The tickets the assistant should resolve itself (expected outcome answer or act): the denominator of
+    :func:`resolved` when asking how often a reply does the job, with hand-offs and refusals left out."""
+    return [r for r in rows if r["expected_outcome"] in ANSWERING]
+
+
 def wrong_answer(row: Row) -> bool:
     """Answered (or acted) but not resolved: the costly failure."""
     return row["outcome"] in ANSWERING and not resolved(row)
@@ -214,6 +220,7 @@ def summary(rows: list[Row], with_ci: bool = True) -> dict[str, Any]:
         "facts_coverage": facts_coverage(rows),
         "containment_rate": ci(rows, lambda rs: rate(contained(r) for r in rs)),
         "verified_resolution_rate": ci(rows, lambda rs: rate(resolved(r) for r in rs)),
+        "verified_resolution_answerable": ci(answerable(rows), lambda rs: rate(resolved(r) for r in rs)),
         "wrong_answer_rate": ci(rows, lambda rs: rate(wrong_answer(r) for r in rs)),
         "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
                        "max": max(latencies) if latencies else NAN},

@@ -15,6 +15,7 @@ HEADLINE = [
     ("false_refusal_rate", "False refusals (in-scope)"),
     ("containment_rate", "Containment (not handed off)"),
     ("verified_resolution_rate", "Verified resolution (strict)"),
+    ("verified_resolution_answerable", "Verified resolution of answerable tickets"),
     ("wrong_answer_rate", "Wrong answers"),
 ]
 
