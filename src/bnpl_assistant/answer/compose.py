@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bnpl_assistant.answer.sentences import Lexicon, Unit, lexicon, render
+from bnpl_assistant.answer.sentences import Lexicon, Unit, carries_fact, lexicon, render
 from bnpl_assistant.languages import FALLBACK, knowledge_language
 from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import ChunkTable, Passage
@@ -25,6 +25,7 @@ MIN_PART_CHARS = 150  # a further passage is left out rather than cut below this
 RUNNER_UP_MARGIN = 0.05  # a second article this close to the best also gives its direct answer
 LEXICAL_WEIGHT = 0.15  # the question's words in a passage, against the embedding similarity (about 0.7-0.9)
 QUESTIONS_WEIGHT = 1.0  # an article's nearest listed question, against its best passage's score
+FACT_BONUS = 0.1  # a sentence with a figure or a place in the app, against its share of the question's words
 PASSAGE_WORDS = 0.5  # within the lexical score: the passage as a whole (title, heading, text) vs its best unit
 
 
@@ -72,7 +73,7 @@ def _shorten(units: list[Unit], scores: tuple[float, ...], limit: int) -> str:
     always, then by score, earlier first on ties), in the passage's order."""
     if sum(len(u.text) + 1 for u in units) <= limit:
         return render(units)
-    order = sorted(range(len(units)), key=lambda k: (-scores[k], k))
+    order = sorted(range(len(units)), key=lambda k: (-scores[k] - FACT_BONUS * carries_fact(units[k].text), k))
     kept: list[int] = []
     size = 0
     for k in order:

@@ -41,6 +41,14 @@ def split_units(text: str, language: str) -> list[Unit]:
     return out
 
 
+_FACT = re.compile(r"\d|\S ?> ?\S")  # a figure (amount, days, percent) or an app path ("Payments > Pay now")
+
+
+def carries_fact(text: str) -> bool:
+    """Whether a sentence states a deciding fact: a figure or a place in the app."""
+    return bool(_FACT.search(text))
+
+
 def render(units: list[Unit]) -> str:
     """Units back to text: a unit that continued a line in the passage continues it here too."""
     text = ""
