@@ -73,10 +73,11 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
         s = summary(lang_rows, with_ci=False)
         assert s["topic_accuracy_at_1"]["value"] >= 0.92, lang  # target 0.90
         assert s["outcome_accuracy"]["value"] >= 0.95, lang  # target 0.93
-    # The four languages whose articles went live this version: reached topic sv 0.867, fr 0.822, es 0.932,
-    # nl 0.867 (target 0.90: met for es only); outcome 0.964-1.000 (target 0.93); reply language 0.982-1.000
-    # (target 0.98).
-    for lang, topic_floor in (("sv", 0.84), ("fr", 0.79), ("es", 0.90), ("nl", 0.84)):
+    # The four languages whose articles went live last: with 8 more native examples a topic
+    # (knowledge/tickets/exemplars_native_more.jsonl) topic accuracy reached sv 0.889, fr 0.867, es 0.977, nl 0.911
+    # (was 0.867, 0.822, 0.932, 0.867; target 0.90: met for es and nl); outcome 0.946-1.000 (target 0.93); reply
+    # language 0.982-1.000 (target 0.98).
+    for lang, topic_floor in (("sv", 0.86), ("fr", 0.84), ("es", 0.95), ("nl", 0.88)):
         lang_rows = [r for r in rows if r["ticket_language"] == lang]
         assert len(lang_rows) >= 40, lang
         s = summary(lang_rows, with_ci=False)
@@ -88,10 +89,13 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
     assert overall["groundedness"] >= 0.99
     assert overall["language_match"] >= 0.95
     assert overall["escalation"]["recall"] >= 0.95
-    # The reply carries the deciding fact (amount, days, place in the app): 284 tickets; reached 0.877 (target
-    # 0.90, not met).
+    # The reply carries the deciding fact (amount, days, place in the app): 284 tickets; reached 0.898 (target
+    # 0.90, not met: 255 of 284, one short).
     assert sum(1 for r in rows if r.get("expected_facts")) >= 250
-    assert overall["facts_coverage"] >= 0.86
+    assert overall["facts_coverage"] >= 0.88
+    # Verified resolution (right outcome, topic and every fact) of the tickets it should answer: reached 0.875
+    # (target 0.85).
+    assert overall["verified_resolution_answerable"]["value"] >= 0.85
 
 
 @pytest.mark.skipif(not EXTERNAL.exists(), reason=EXTERNAL_MISSING)
