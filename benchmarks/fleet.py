@@ -148,19 +148,23 @@ async def _customers(config: dict[str, Any]) -> dict[str, Any]:
 async def _chat(http: httpx.AsyncClient, base: str, session: str, text: str, history: Any) -> Any:
     """One message through ``/chat`` in the page session ``session`` (as a browser tab keeps one): the history
     the page shows after the reply."""
-    posted = await http.post(base + "gradio_api/call/chat",
-                             json={"data": [text, history, "auto", ""], "session_hash": session})
+    return (await _call(http, base, "chat", session, [text, history, "auto", ""]))[0]
+
+
+async def _call(http: httpx.AsyncClient, base: str, api: str, session: str, data: list[Any]) -> list[Any]:
+    """One call of the page's API ``/<api>`` in the page session ``session``: the outputs it completed with."""
+    posted = await http.post(f"{base}gradio_api/call/{api}", json={"data": data, "session_hash": session})
     posted.raise_for_status()
     event_id = posted.json()["event_id"]
     event = ""
-    async with http.stream("GET", f"{base}gradio_api/call/chat/{event_id}") as stream:
+    async with http.stream("GET", f"{base}gradio_api/call/{api}/{event_id}") as stream:
         async for line in stream.aiter_lines():
             if line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: ") and event in ("complete", "error"):
                 if event == "error":
                     raise ValueError(f"the server answered an error: {line[6:200]}")
-                return json.loads(line[6:])[0]
+                return list(json.loads(line[6:]))
     raise ValueError("the event stream ended without a result")
 
 
@@ -278,6 +282,11 @@ def _failover(procs: list[tuple[subprocess.Popen[bytes], str]], database_url: st
     return {"resumed_s": resumed_s, "answered_s": time.perf_counter() - killed, "history": len(resumed)}
 
 
+def _split(messages: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The closed-loop run's messages, the think-time run's and the warm-up's: all different."""
+    return messages[:PER_RUN], messages[PER_RUN : 2 * PER_RUN], messages[2 * PER_RUN : 2 * PER_RUN + WARM_UP]
+
+
 def _fleet_run(ctx: BenchContext, instances: int, messages: list[str], round_no: int) -> dict[str, Any]:
     """Fresh servers (cold query caches), a warm-up each, then closed loop and think-time runs."""
     database_url = os.environ.get("BNPL_BENCH_DATABASE_URL") or \
@@ -289,9 +298,10 @@ def _fleet_run(ctx: BenchContext, instances: int, messages: list[str], round_no:
         import asyncio
 
         pids, urls = [p.pid for p, _ in procs], [u for _, u in procs]
-        asyncio.run(_warm_up(urls, messages[2 * PER_RUN : 2 * PER_RUN + WARM_UP]))
-        closed = _run_load(ctx, urls, messages[:PER_RUN], False, pids, f"{instances}-closed")
-        thinking = _run_load(ctx, urls, messages[PER_RUN : 2 * PER_RUN], True, pids, f"{instances}-think")
+        closed_messages, think_messages, warm_up = _split(messages)
+        asyncio.run(_warm_up(urls, warm_up))
+        closed = _run_load(ctx, urls, closed_messages, False, pids, f"{instances}-closed")
+        thinking = _run_load(ctx, urls, think_messages, True, pids, f"{instances}-think")
         polls = asyncio.run(_poll_cost(urls[0], pids[0])) if instances == 1 else None
         failover = _failover(procs, database_url) if instances > 1 else None
         return {"closed": closed, "think": thinking, "poll_cpu_ms": polls, "failover": failover}
@@ -316,16 +326,9 @@ async def _poll_cost(url: str, pid: int) -> float:
     async with httpx.AsyncClient(timeout=60) as http:
         histories = [await _chat(http, url, f"poll-{k}", "How do refunds work?", []) for k in range(10)]
 
-        async def poll(k: int) -> None:
-            posted = await http.post(url + "gradio_api/call/poll",
-                                     json={"data": [histories[k]], "session_hash": f"poll-{k}"})
-            answer = await http.get(f"{url}gradio_api/call/poll/{posted.json()['event_id']}")
-            if "event: complete" not in answer.text:
-                raise RuntimeError(f"/poll failed: {answer.text[:200]}")
-
         before = _cpu_s(pid)
         for _ in range(POLLS // 10):
-            await asyncio.gather(*(poll(k) for k in range(10)))
+            await asyncio.gather(*(_call(http, url, "poll", f"poll-{k}", [histories[k]]) for k in range(10)))
         return (_cpu_s(pid) - before) * 1000 / POLLS
 
 
@@ -343,8 +346,8 @@ def run(ctx: BenchContext) -> BenchResult:
     messages = _messages()
     if len(messages) < 2 * PER_RUN + WARM_UP:
         raise RuntimeError(f"the dev set has {len(messages)} different messages; the runs need {2 * PER_RUN + WARM_UP}")
-    warm_up = messages[2 * PER_RUN : 2 * PER_RUN + WARM_UP]
-    bare = _bare(ctx, messages[:PER_RUN], warm_up)  # the closed-loop run's messages, each embedded once
+    closed_messages, _, warm_up = _split(messages)
+    bare = _bare(ctx, closed_messages, warm_up)  # the closed-loop run's messages, each embedded once
     migration_s, migration_kb = _migration_s(ctx)
     runs = {n: _fleet_run(ctx, n, messages, n) for n in (1, 2)}
     rows = []
