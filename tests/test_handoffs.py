@@ -307,6 +307,32 @@ def test_a_dead_instances_claim_runs_out(database_at: DatabaseAt, receiver: Rece
     assert [p["customer_id"] for p in receiver.received] == ["cust-001"]
 
 
+@pytest.mark.database
+def test_a_claim_of_a_process_gone_from_this_host_is_taken_at_once(database_at: DatabaseAt,
+                                                                   receiver: Receiver) -> None:
+    """An instance killed mid-delivery and restarted on the same host does not wait out its own lease."""
+    import socket
+    import subprocess
+    import sys
+
+    from bnpl_assistant.support.outbox import Outbox
+
+    s = store(database_at, receiver.url)
+    s.open_ticket(chat("cust-001", "a person please"), escalation(None, "customer-care"), "x")
+    s.open_ticket(chat("cust-002", "a person please"), escalation(None, "customer-care"), "x")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True)
+    elsewhere = Outbox(s.database, receiver.url)
+    elsewhere.instance = "another-host:1"  # alive for all this host can tell: its lease holds
+    assert [r["ticket"] for r in elsewhere._claim(1)] == [s.list()[0].ticket]
+    dead = Outbox(s.database, receiver.url)
+    dead.instance = f"{socket.gethostname()}:{int(ended.stdout)}"  # a process of this host that has ended
+    assert len(dead._claim(1)) == 1
+    report = Outbox(s.database, receiver.url).deliver()
+    assert (report.delivered, report.pending) == (1, 1)
+    assert [p["customer_id"] for p in receiver.received] == ["cust-002"]
+
+
 # -- the handoffs command --------------------------------------------------------------------------------
 
 

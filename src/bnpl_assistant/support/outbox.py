@@ -7,8 +7,9 @@ the next call.
 Several instances may deliver at once (a fleet on one database): each first *claims* the items it will post
 (``claimed_by``, ``claimed_until``: a lease), with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and under SQLite's
 single writer, so no item is posted by two instances. A claim that outlives its lease (the instance died
-mid-delivery) may be taken by another; the ``Idempotency-Key`` header then lets the help desk drop the rare
-second copy of an item that was posted but not yet marked.
+mid-delivery) may be taken by another, and so may, at once, a claim held by a process of this host that no
+longer exists (an instance killed and restarted does not wait out its own lease); the ``Idempotency-Key``
+header then lets the help desk drop the rare second copy of an item that was posted but not yet marked.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ _CLAIM = ("SELECT id FROM outbox WHERE status = 'pending' AND (claimed_until IS 
 def instance_name() -> str:
     """This process, as claims name it: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(holder: str) -> bool:
+    """Whether ``holder`` (an :func:`instance_name`) is a process of this host that no longer runs."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host's process: only its lease tells
+    try:
+        os.kill(int(pid), 0)  # signal 0: delivers nothing, only checks that the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,7 @@ class Outbox:
         now = self._clock()
         lease_end = (now + timedelta(seconds=LEASE_S)).isoformat(timespec="milliseconds")
         with self.database.write(exclusive=False) as conn:
+            self._release_dead_holders(conn, now)
             locking = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
             ids = [int(r[0]) for r in conn.execute(_CLAIM + locking,
                                                     (now.isoformat(timespec="milliseconds"), limit)).fetchall()]
@@ -125,6 +141,16 @@ class Outbox:
             conn.execute(f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ({marks})",
                          (self.instance, lease_end, *ids))
             return conn.execute(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", tuple(ids)).fetchall()
+
+    @staticmethod
+    def _release_dead_holders(conn: Connection, now: datetime) -> None:
+        holders = [str(r[0]) for r in conn.execute(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending' AND claimed_until >= ?",
+            (now.isoformat(timespec="milliseconds"),)).fetchall() if r[0]]
+        for holder in filter(_gone, holders):
+            log.info("outbox items claimed by %s, which no longer runs, are free again", holder)
+            conn.execute("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? "
+                         "AND status = 'pending'", (holder,))
 
     def _unclaim(self, ids: list[int]) -> None:
         if ids:
