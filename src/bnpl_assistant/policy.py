@@ -27,6 +27,10 @@ class Thresholds:
     offtopic_referring: float = 0.85  # a short message that refers back is off-topic on its own only above this
     min_topic_prob: float = 0.12
     out_of_scope: float = 1.01  # refuse at this P(out_of_scope); off until onboarding calibrates it
+    # A message whose topic is at least this probable is firmly in the domain: the learned off-topic and
+    # injection gates refuse it only from ``firm_gate`` on (the rules still refuse at once). Off by default.
+    firm_topic_prob: float = 1.01
+    firm_gate: float = 0.5
     min_dense: float = 0.0
     repeated_failures: int = 2
 
@@ -87,6 +91,16 @@ def may_act(rules_block_actions: bool, pending: bool) -> bool:
     return pending or not rules_block_actions
 
 
+def gate_refuses(s: Signals, th: Thresholds, gate: str) -> bool:
+    """Whether the learned ``gate`` ("offtopic" or "injection") scores the message at its threshold, which
+    rises to ``firm_gate`` for a message firmly in the domain: a confident topic outweighs a weak gate score
+    (the gates were fitted on short FAQ-style exemplars, and real messages about a clear topic stray into them)."""
+    level = getattr(th, gate)
+    if s.topic_prob >= th.firm_topic_prob:
+        level = max(level, th.firm_gate)
+    return s.gate.get(gate, 0.0) >= level
+
+
 Rule = Callable[[Signals, TopicCatalog, Thresholds], Decision | None]
 
 
@@ -105,7 +119,7 @@ def _attack(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None
     """(1) Attacks: instructions, hidden prompts, other people's data."""
     if s.quoted_instructions:
         return Decision("refuse", None, "quoted-instructions")
-    if s.injection_rule or s.other_person or s.gate.get("injection", 0.0) >= th.injection:
+    if s.injection_rule or s.other_person or gate_refuses(s, th, "injection"):
         return Decision("refuse", None, "injection")
     return None
 
@@ -152,7 +166,7 @@ def _escalate_topic(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decisio
     """A person is needed: a confident, on-topic message about a topic that a team takes."""
     topic = topics.get(s.topic)
     if topic is not None and topic.outcome == "escalate" and s.topic_prob >= th.min_topic_prob and \
-            s.gate.get("offtopic", 0.0) < th.offtopic:
+            not gate_refuses(s, th, "offtopic"):
         return Decision("escalate", topic.id, f"topic:{topic.id}", topic.team)
     return None
 
@@ -165,7 +179,7 @@ def _repeated_failure(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decis
 
 def _off_topic(s: Signals, topics: TopicCatalog, th: Thresholds) -> Decision | None:
     """(3) Not support (a follow-up is read as support)."""
-    if not s.follow_up and s.gate.get("offtopic", 0.0) >= th.offtopic:
+    if not s.follow_up and gate_refuses(s, th, "offtopic"):
         return Decision("refuse", None, "off-topic")
     return None
 

@@ -5,7 +5,10 @@ so every threshold is set on messages the fold's model did not see. For each rul
 sensitive threshold whose false-trigger rate on support messages stays within a budget:
 - off-topic: refuse when P(off-topic) >= t, with at most 2% of support messages refused;
 - low confidence: refuse when the top topic's probability < t, with at most 1% of support messages refused;
-- hand-off and injection gates: at most 1% of support messages triggered.
+- hand-off and injection gates: at most 1% of support messages triggered;
+- firm domain (``firm_topic_prob``, ``firm_gate``): from which topic probability on the off-topic and injection
+  gates must reach ``firm_gate`` to refuse; the pair that keeps the most support messages from a refusal while
+  letting through at most 1% of the off-topic and injection exemplars the gates caught.
 Evaluation sets are never used here. Run: ``python -m bnpl_assistant.classify.calibrate`` (the pack that
 ``BNPL_PACK`` names; default the demo pack).
 """
@@ -25,7 +28,9 @@ from bnpl_assistant.providers.factory import make_embedder
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.wiring import pack_exemplars
 
-BUDGETS = {"offtopic": 0.02, "min_topic_prob": 0.01, "handoff": 0.01, "injection": 0.01}
+BUDGETS = {"offtopic": 0.02, "min_topic_prob": 0.01, "handoff": 0.01, "injection": 0.01, "firm_domain": 0.01}
+FIRM_TOPIC_PROBS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+FIRM_GATES = (0.5, 0.6, 0.7, 0.8)
 
 
 def out_of_fold(exemplars: list[Exemplar], vectors: np.ndarray, folds: int = 5, seed: int = 7
@@ -53,6 +58,36 @@ def threshold_at(scores_support: np.ndarray, budget: float, higher_triggers: boo
     return float(np.quantile(scores_support, budget))
 
 
+def firm_domain(gate: np.ndarray, top: np.ndarray, labels: list[str], names: list[str], chosen: dict[str, float],
+                budget: float = BUDGETS["firm_domain"]) -> tuple[float, float, int, int]:
+    """(firm_topic_prob, firm_gate, support messages kept from a refusal, refusal exemplars let through).
+
+    Over the grid ``FIRM_TOPIC_PROBS`` x ``FIRM_GATES``: a message with topic probability >= t is refused by the
+    off-topic or injection gate only at score >= max(threshold, g). Among the pairs that let through at most
+    ``budget`` of the off-topic and injection exemplars, the one that keeps the most support messages (ties: the
+    stricter pair). (1.01, 0.5) (off) when none qualifies.
+    """
+    kind = np.array(labels)
+    col = {n: i for i, n in enumerate(names)}
+    refusable = np.isin(kind, ["offtopic", "injection"])
+    support = kind == "support"
+    best = (1.01, 0.5, 0, 0)
+    for t in FIRM_TOPIC_PROBS:
+        for g in FIRM_GATES:
+            firm = top >= t
+            before = np.zeros(len(kind), dtype=bool)
+            after = np.zeros(len(kind), dtype=bool)
+            for name in ("offtopic", "injection"):
+                score = gate[:, col[name]]
+                before |= score >= chosen[name]
+                after |= score >= np.where(firm, max(chosen[name], g), chosen[name])
+            kept = int((support & before & ~after).sum())
+            lost = int((refusable & before & ~after).sum())
+            if lost <= budget * refusable.sum() and kept > best[2]:
+                best = (t, g, kept, lost)
+    return best
+
+
 def calibrate(settings: Settings) -> dict[str, float]:
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     embedder = make_embedder(settings)
@@ -70,7 +105,10 @@ def calibrate(settings: Settings) -> dict[str, float]:
     offtopic = np.array([e.gate == "offtopic" for e in exemplars])
     recall = float((gate[offtopic, col["offtopic"]] >= result["offtopic"]).mean())
     print(f"out-of-fold off-topic recall at the chosen threshold: {recall:.3f}")
-    return result
+    firm_prob, firm_gate, kept, lost = firm_domain(gate, top, [e.gate for e in exemplars], names, result)
+    print(f"firm domain: topic probability >= {firm_prob}, gates refuse from {firm_gate}: {kept} support "
+          f"exemplars kept from a refusal, {lost} off-topic/injection exemplars let through")
+    return {**result, "firm_topic_prob": firm_prob, "firm_gate": firm_gate}
 
 
 def main() -> None:
