@@ -75,9 +75,10 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
         assert s["outcome_accuracy"]["value"] >= 0.95, lang  # target 0.93
     # The four languages whose articles went live last: with 8 more native examples a topic
     # (knowledge/tickets/exemplars_native_more.jsonl) topic accuracy reached sv 0.889, fr 0.867, es 0.977, nl 0.911
-    # (was 0.867, 0.822, 0.932, 0.867; target 0.90: met for es and nl); outcome 0.946-1.000 (target 0.93); reply
-    # language 0.982-1.000 (target 0.98).
-    for lang, topic_floor in (("sv", 0.86), ("fr", 0.84), ("es", 0.95), ("nl", 0.88)):
+    # (was 0.867, 0.822, 0.932, 0.867; target 0.90: met for es and nl); with the boundary examples
+    # (exemplars_boundaries.jsonl) sv 0.889, fr 0.889, es 0.955, nl 0.911. Outcome 0.946-1.000 (target 0.93);
+    # reply language 0.982-1.000 (target 0.98).
+    for lang, topic_floor in (("sv", 0.86), ("fr", 0.86), ("es", 0.95), ("nl", 0.88)):
         lang_rows = [r for r in rows if r["ticket_language"] == lang]
         assert len(lang_rows) >= 40, lang
         s = summary(lang_rows, with_ci=False)
@@ -89,11 +90,11 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
     assert overall["groundedness"] >= 0.99
     assert overall["language_match"] >= 0.95
     assert overall["escalation"]["recall"] >= 0.95
-    # The reply carries the deciding fact (amount, days, place in the app): 284 tickets; reached 0.898 (target
-    # 0.90, not met: 255 of 284, one short).
+    # The reply carries the deciding fact (amount, days, place in the app): 284 tickets; reached 0.901 (target
+    # 0.90: 256 of 284) once a confident topic outweighs a weak gate score (policy.gate_refuses).
     assert sum(1 for r in rows if r.get("expected_facts")) >= 250
-    assert overall["facts_coverage"] >= 0.88
-    # Verified resolution (right outcome, topic and every fact) of the tickets it should answer: reached 0.875
+    assert overall["facts_coverage"] >= 0.90
+    # Verified resolution (right outcome, topic and every fact) of the tickets it should answer: reached 0.881
     # (target 0.85).
     assert overall["verified_resolution_answerable"]["value"] >= 0.85
 
@@ -103,13 +104,14 @@ def test_external_suite_floors(eval_results: EvalResults) -> None:
     metrics = eval_results["external"][1]
     overall = metrics["overall"]
     assert overall["n"] == 1301
-    # Reached level minus a small margin, never lowered. Targets: topic 0.75 (reached: 0.831), false refusals
-    # <= 0.05 (reached: 0.035), escalation recall 0.90 (reached: 0.929), refusal recall 0.85 (reached: 0.872; it
-    # was 0.889 before the four new languages' classifiers).
+    # Reached level minus a small margin, never lowered. Targets: topic 0.75 (reached: 0.824), false refusals
+    # <= 0.03 (reached: 0.030, was 0.035 before the firm-domain rule), escalation recall 0.90 (reached: 0.921),
+    # refusal recall 0.85 and no lower than before (reached: 0.875; it was 0.889 before the four new languages'
+    # classifiers).
     assert overall["topic_accuracy_at_1"]["value"] >= 0.81
     assert overall["escalation"]["recall"] >= 0.91
-    assert overall["refusal"]["recall"] >= 0.87
-    assert overall["false_refusal_rate"]["value"] <= 0.05
+    assert overall["refusal"]["recall"] >= 0.875
+    assert overall["false_refusal_rate"]["value"] <= 0.03
 
 
 def test_topic_switch_floors(assistant) -> None:  # type: ignore[no-untyped-def]
