@@ -63,24 +63,22 @@ def firm_domain(gate: np.ndarray, top: np.ndarray, labels: list[str], names: lis
     """(firm_topic_prob, firm_gate, support messages kept from a refusal, refusal exemplars let through).
 
     Over the grid ``FIRM_TOPIC_PROBS`` x ``FIRM_GATES``: a message with topic probability >= t is refused by the
-    off-topic or injection gate only at score >= max(threshold, g). Among the pairs that let through at most
-    ``budget`` of the off-topic and injection exemplars, the one that keeps the most support messages (ties: the
-    stricter pair). (1.01, 0.5) (off) when none qualifies.
+    off-topic or injection gate only at score >= max(threshold, g) (``policy.gate_refuses``, on all exemplars at
+    once). Among the pairs that let through at most ``budget`` of the off-topic and injection exemplars, the one
+    that keeps the most support messages (ties: the stricter pair). (1.01, 0.5) (off) when none qualifies.
     """
     kind = np.array(labels)
     col = {n: i for i, n in enumerate(names)}
     refusable = np.isin(kind, ["offtopic", "injection"])
     support = kind == "support"
+    scores = {name: gate[:, col[name]] for name in ("offtopic", "injection")}
+    before = np.logical_or.reduce([score >= chosen[name] for name, score in scores.items()])
     best = (1.01, 0.5, 0, 0)
     for t in FIRM_TOPIC_PROBS:
+        firm = top >= t
         for g in FIRM_GATES:
-            firm = top >= t
-            before = np.zeros(len(kind), dtype=bool)
-            after = np.zeros(len(kind), dtype=bool)
-            for name in ("offtopic", "injection"):
-                score = gate[:, col[name]]
-                before |= score >= chosen[name]
-                after |= score >= np.where(firm, max(chosen[name], g), chosen[name])
+            after = np.logical_or.reduce([score >= np.where(firm, max(chosen[name], g), chosen[name])
+                                          for name, score in scores.items()])
             kept = int((support & before & ~after).sum())
             lost = int((refusable & before & ~after).sum())
             if lost <= budget * refusable.sum() and kept > best[2]:

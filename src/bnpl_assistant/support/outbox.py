@@ -52,7 +52,7 @@ def _gone(holder: str) -> bool:
     except ProcessLookupError:
         return True
     except OSError:  # exists, owned by another user
-        return False
+        pass
     return False
 
 
