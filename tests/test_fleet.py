@@ -184,8 +184,10 @@ def _agent_replies(url: str, ticket: str, agent_name: str, text: str, shots: Pat
                 # a ticket opened on another instance is on this queue
                 agent.wait_for_function(f"document.querySelector('#queue').innerText.includes('{ticket}')")
                 agent.locator("#queue").get_by_text(ticket, exact=True).last.click()
-                # opened: the suggested reply is in the box now
+                # opened: the suggested reply is in the box (it can land after the account panel has rendered,
+                # and would then replace what is typed before it arrives)
                 agent.wait_for_function("document.querySelector('#account-view').innerText.trim().length > 0")
+                agent.wait_for_function("document.querySelector('#agent-reply textarea').value.length > 20")
                 agent.fill("#agent-reply textarea", text)
                 agent.click("#agent-send")
                 # sent: the desk's transcript shows it
