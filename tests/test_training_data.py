@@ -27,7 +27,7 @@ def _words(text: str) -> frozenset[str]:
 
 def _evaluation_messages() -> list[tuple[str, str]]:
     files = sorted((REPO / "evals").glob("*.jsonl")) + ([EXTERNAL] if EXTERNAL.exists() else [])
-    out = []
+    out: list[tuple[str, str]] = []
     for path in files:
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
