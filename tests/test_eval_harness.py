@@ -87,6 +87,9 @@ def test_dev_set_floors(eval_results: EvalResults) -> None:
         assert s["language_match"] >= 0.98, lang
     overall = metrics["overall"]
     assert overall["false_refusal_rate"]["value"] <= 0.02
+    # Off-topic and injection messages refused: reached 0.937 (74 of 79) with the gate examples in de, sv, fr, es,
+    # nl, it and pl (was 0.899; 0.924 before the firm-domain rule).
+    assert overall["refusal"]["recall"] >= 0.93
     assert overall["groundedness"] >= 0.99
     assert overall["language_match"] >= 0.95
     assert overall["escalation"]["recall"] >= 0.95
@@ -106,11 +109,14 @@ def test_external_suite_floors(eval_results: EvalResults) -> None:
     assert overall["n"] == 1301
     # Reached level minus a small margin, never lowered. Targets: topic 0.75 (reached: 0.824), false refusals
     # <= 0.03 (reached: 0.030, was 0.035 before the firm-domain rule), escalation recall 0.90 (reached: 0.921),
-    # refusal recall 0.85 and no lower than before (reached: 0.875; it was 0.889 before the four new languages'
-    # classifiers).
+    # refusal recall 0.85 and no lower than before (it was 0.889 before the four new languages' classifiers, then
+    # 0.875 = 260 of 297). That 0.875 was measured while the training data held exact copies of evaluation
+    # messages (tests/test_training_data.py found 40 near-copies, e.g. the gate example "why is the sky blue" is an
+    # external message); with those rewritten and nothing else changed it is 0.872 (259 of 297, measured
+    # 2026-12-02), the honest level this floor now holds.
     assert overall["topic_accuracy_at_1"]["value"] >= 0.81
     assert overall["escalation"]["recall"] >= 0.91
-    assert overall["refusal"]["recall"] >= 0.875
+    assert overall["refusal"]["recall"] >= 0.87
     assert overall["false_refusal_rate"]["value"] <= 0.03
 
 

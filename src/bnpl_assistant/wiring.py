@@ -76,9 +76,11 @@ class Components:
         return AgentDesk(self.assistant, self.handoffs, self.live, self.accounts)
 
 
-def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
-    """Index the articles, warm the exemplar-embedding cache (topic classifier and account intents) and
-    train and store the intent classifier (unless the stored one was trained on the same inputs)."""
+def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | None = None,
+               train: bool = True) -> IngestReport:
+    """Index the articles, warm the exemplar-embedding cache (topic classifier and account intents) and, unless
+    ``train`` is false (then :func:`train_classifiers` does it), train and store the intent classifier (unless the
+    stored one was trained on the same inputs)."""
     from bnpl_assistant.ingest import ingest
 
     embedder = make_embedder(settings)
@@ -89,10 +91,22 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     intents = settings.pack.optional("account_intents.yaml")
     account_examples = [text for _, text in load_intents(intents).exemplars] if intents else []
     texts = [e.text for e in exemplars]
-    vectors = EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)[: len(texts)]
-    if exemplars:  # nothing to train on: build_core reports it when the assistant is built
-        LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
+    EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)
+    if train:
+        train_classifiers(settings)
     return report
+
+
+def train_classifiers(settings: Settings) -> None:
+    """Train and store the pack's intent classifiers (those not stored yet for the same inputs), from the
+    exemplar embeddings (computed here when not cached)."""
+    kb = load_knowledge(settings.knowledge_dir, settings.languages)
+    exemplars = pack_exemplars(settings, kb)
+    if not exemplars:  # nothing to train on: build_core reports it when the assistant is built
+        return
+    embedder = make_embedder(settings)
+    vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
+    LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
 
 
 def pack_exemplars(settings: Settings, kb: KnowledgeBase) -> list[Exemplar]:

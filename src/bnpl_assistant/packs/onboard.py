@@ -9,19 +9,23 @@ forecast what the assistant would resolve, by cross-validation on the operator's
    per article when nothing groups them), a topic per ticket label that ``topics.yaml`` lacks, the tickets
    copied under ``tickets/``. The new pack is assembled in a temporary folder, validated, and only then moved
    into place.
-3. Build what serving needs (index, classifier) with ``ingest_all``, as ``ingest`` does.
+3. Build what serving needs, as ``ingest`` does: the index and the exemplar embeddings (``ingest_all``), then
+   the serving classifier (``train_classifiers``), in a process of its own while step 4 runs.
 4. Cross-validate on the tickets (``crossval.py``), choose the thresholds, write ``thresholds.yaml``.
 5. Write ``onboarding.json`` and ``onboarding.md`` (``packs/report.py``).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
+import multiprocessing
 import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,19 +212,38 @@ def onboard(pack_dir: Path, docs: Path | None = None, tickets: list[Path] | None
     settings = Settings(knowledge_dir=pack_dir) if data_dir is None else Settings(knowledge_dir=pack_dir,
                                                                                    data_dir=data_dir)
     step = time.perf_counter()
-    from bnpl_assistant.wiring import ingest_all
+    from bnpl_assistant.wiring import ingest_all, train_classifiers
 
-    ingest_all(settings, progress=lambda done, total: say("indexing articles", done, total))
-    timings["index_and_classifier"] = time.perf_counter() - step
+    ingest_all(settings, progress=lambda done, total: say("indexing articles", done, total), train=False)
+    timings["index_and_embeddings"] = time.perf_counter() - step
 
+    # The serving classifier trains in its own process while the folds train in theirs: the cores stay busy
+    # through the last round of folds instead of waiting on one fit before the first (same models either way).
     step = time.perf_counter()
-    result = cross_validate(settings, folds, say)
-    timings["cross_validation"] = time.perf_counter() - step
+    with _alongside(train_classifiers, settings) as serving:
+        result = cross_validate(settings, folds, say)
+        say("training the serving classifier", 0, 1)
+        serving.result()
+    timings["classifier_and_cross_validation"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
     out = (reporting.build(settings, result, monthly_contacts, inputs.skipped, timings) if result is not None
            else reporting.without_tickets(settings, folds, inputs.skipped, timings))
     reporting.write(pack_dir, out)
     return out
+
+
+@contextlib.contextmanager
+def _alongside(job: Callable[[Any], None], argument: Any) -> Iterator[concurrent.futures.Future[None]]:
+    """``job(argument)`` running in a forked process while the caller works (run first, in this process, where
+    fork does not exist); its future re-raises what the job raised."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        job(argument)
+        done.set_result(None)
+        yield done
+        return
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool.submit(job, argument)
 
 
 @dataclass
