@@ -24,10 +24,10 @@ pytestmark = pytest.mark.skipif(not present(), reason="needs ../shared/eval-data
 
 # Levels reached on the held-out test (never lowered; see the README's table for the targets they miss).
 # Reached: in-scope 0.833, ID-OOS 0.865, OOD-OOS 0.898, MCC 0.818 (targets 0.90 / 0.85 / 0.95: two missed);
-# on 2026-12-01: 0.831, 0.863, 0.888, 0.810 (still above every floor).
+# on 2026-12-01: 0.831, 0.863, 0.888, 0.810; on 2026-12-02: 0.828, 0.864, 0.891, 0.812 (above every floor).
 FLOORS = {"in_scope_accuracy": 0.82, "id_oos_recall": 0.85, "ood_oos_recall": 0.88, "mcc": 0.80}
-# |cross-validated forecast - test| per figure; reached 0.002 / 0.042 / 0.052 (the issue's aim: 0.03, missed
-# for the two out-of-scope recalls: cross-validation trains on 80% of the out-of-scope examples)
+# |cross-validated forecast - test| per figure; reached 0.002 / 0.042 / 0.052 when it was set (the issue's aim:
+# 0.03, missed for the two out-of-scope recalls: see FORECAST_TARGET)
 FORECAST_TOLERANCE = 0.06
 
 
@@ -59,22 +59,35 @@ def test_held_out_test_floor(banking77: tuple[dict[str, Any], dict[str, float]],
     assert test[figure] >= FLOORS[figure], f"{figure}: {test[figure]:.3f} < floor {FLOORS[figure]}"
 
 
-# The off-domain forecast misses: on 2026-12-01 cross-validation forecast 0.955 [0.925, 0.980] (200 ood_oos_valid
-# tickets) against 0.888 on the 1,000 held-out off-domain messages, a gap of 0.067 (0.052 when the tolerance was
-# set). The thresholds and out-of-fold figures are the same with the code before this change (checked), so the
-# figure moved with the environment, not the code; the forecast is optimistic because the folds train the
-# out_of_scope class on 80% of the same 200 valid messages they score. Kept as a strict expected failure: it
-# says the target is missed, and fails the run as soon as the forecast lands within the tolerance again.
-OOD_MISSED = pytest.mark.xfail(strict=True, reason="off-domain forecast 0.955 vs held-out test 0.888: gap 0.067 > 0.06")
+# |forecast - test| the issue aims at; missed for both out-of-scope recalls. On 2026-12-02 (this machine): forecast
+# 0.833 / 0.821 / 0.950 against the test's 0.828 / 0.864 / 0.891, gaps 0.005 / 0.043 / 0.059 (the last CI before:
+# 0.001 / 0.044 / 0.067). Strict expected failures: they fail the run as soon as a forecast meets the aim.
+FORECAST_TARGET = 0.03
+TARGET_MISSED = pytest.mark.xfail(strict=True, reason="out-of-scope recall forecast more than 0.03 from the test")
+# The off-domain forecast is optimistic: the folds train the out_of_scope class on 80% of the same 200 valid
+# messages they score, and 15.5% of those have a near-twin (cosine > 0.9) among the others, against 2.4% of the
+# 1,000 test messages. Its gap moves with the environment around the general tolerance (0.059 here, 0.067 in the
+# last CI), so it has a guard of its own, above the levels seen, that still fails a forecast gone wrong.
+OOD_GUARD = 0.08
 
 
-@pytest.mark.parametrize("figure", ["in_scope_accuracy", "id_oos_recall",
-                                    pytest.param("ood_oos_recall", marks=OOD_MISSED)])
-def test_forecast_is_close_to_the_test(banking77: tuple[dict[str, Any], dict[str, float]], figure: str) -> None:
+@pytest.mark.parametrize(("figure", "tolerance"), [("in_scope_accuracy", FORECAST_TOLERANCE),
+                                                   ("id_oos_recall", FORECAST_TOLERANCE),
+                                                   ("ood_oos_recall", OOD_GUARD)])
+def test_forecast_is_close_to_the_test(banking77: tuple[dict[str, Any], dict[str, float]], figure: str,
+                                       tolerance: float) -> None:
     report, test = banking77
     forecast = banking77_forecast(report)
     gap = abs(forecast[figure] - test[figure])
-    assert gap <= FORECAST_TOLERANCE, json.dumps({"forecast": forecast, "test": test})
+    assert gap <= tolerance, json.dumps({"forecast": forecast, "test": test})
+
+
+@pytest.mark.parametrize("figure", ["in_scope_accuracy", pytest.param("id_oos_recall", marks=TARGET_MISSED),
+                                    pytest.param("ood_oos_recall", marks=TARGET_MISSED)])
+def test_forecast_meets_the_target(banking77: tuple[dict[str, Any], dict[str, float]], figure: str) -> None:
+    report, test = banking77
+    forecast = banking77_forecast(report)
+    assert abs(forecast[figure] - test[figure]) <= FORECAST_TARGET, json.dumps({"forecast": forecast, "test": test})
 
 
 def test_the_pack_holds_the_train_and_valid_files_and_nothing_else(tmp_path: Path) -> None:
