@@ -44,6 +44,8 @@ from bnpl_assistant.support.live import LiveChat
 from bnpl_assistant.understand import Understander
 
 if TYPE_CHECKING:  # the ingest pipeline (and its text splitter) loads only when ingest runs
+    import numpy as np
+
     from bnpl_assistant.ingest import IngestReport
     from bnpl_assistant.ingest.pipeline import Progress
 
@@ -91,22 +93,25 @@ def ingest_all(settings: Settings, rebuild: bool = False, progress: Progress | N
     intents = settings.pack.optional("account_intents.yaml")
     account_examples = [text for _, text in load_intents(intents).exemplars] if intents else []
     texts = [e.text for e in exemplars]
-    EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)
+    vectors = EmbeddingCache(settings.cache_dir, embedder).embed(texts + account_examples)[: len(texts)]
     if train:
-        train_classifiers(settings)
+        _train(settings, exemplars, vectors, embedder.name)
     return report
 
 
 def train_classifiers(settings: Settings) -> None:
     """Train and store the pack's intent classifiers (those not stored yet for the same inputs), from the
-    exemplar embeddings (computed here when not cached)."""
+    exemplar embeddings (computed here when not cached): what ``ingest_all`` does last, on its own."""
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     exemplars = pack_exemplars(settings, kb)
-    if not exemplars:  # nothing to train on: build_core reports it when the assistant is built
-        return
     embedder = make_embedder(settings)
     vectors = EmbeddingCache(settings.cache_dir, embedder).embed([e.text for e in exemplars])
-    LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder.name, settings.languages)
+    _train(settings, exemplars, vectors, embedder.name)
+
+
+def _train(settings: Settings, exemplars: list[Exemplar], vectors: np.ndarray, embedder_name: str) -> None:
+    if exemplars:  # nothing to train on: build_core reports it when the assistant is built
+        LanguageClassifiers(settings.cache_dir, exemplars, vectors, embedder_name, settings.languages)
 
 
 def pack_exemplars(settings: Settings, kb: KnowledgeBase) -> list[Exemplar]:

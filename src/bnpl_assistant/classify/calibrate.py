@@ -65,7 +65,8 @@ def firm_domain(gate: np.ndarray, top: np.ndarray, labels: list[str], names: lis
     Over the grid ``FIRM_TOPIC_PROBS`` x ``FIRM_GATES``: a message with topic probability >= t is refused by the
     off-topic or injection gate only at score >= max(threshold, g) (``policy.gate_refuses``, on all exemplars at
     once). Among the pairs that let through at most ``budget`` of the off-topic and injection exemplars, the one
-    that keeps the most support messages (ties: the stricter pair). (1.01, 0.5) (off) when none qualifies.
+    that keeps the most support messages (ties: the first in grid order, lower topic probability first, then lower
+    gate). (1.01, 0.5) (off) when none qualifies.
     """
     kind = np.array(labels)
     col = {n: i for i, n in enumerate(names)}
