@@ -269,3 +269,53 @@ def test_a_restart_in_the_middle_of_a_taken_over_conversation_loses_nothing(
     agents2.release(ticket)
     back = desk2.send(session2, "How long does a refund to my card take?")
     assert isinstance(back, Reply) and back.outcome == "answer"
+
+
+@pytest.mark.database
+def test_an_agent_message_written_during_an_assistant_turn_stays_in_the_conversation(
+        live: LiveChat) -> None:
+    """The assistant's turn saves the conversation it read at its start; an agent's message stored meanwhile (on
+    another instance) must stay in the turns, before the turn's own."""
+    conversation, ticket = _handed_over(live)
+    mine = live.load(conversation.id)
+    assert mine is not None
+    read_turns = len(mine.turns)
+    mine.turns += [Turn("customer", "is it on its way?", "en"), Turn("assistant", "Refunds take 3-5 days.", "en")]
+    live.reply(ticket, "anna", "Hello, Anna here: I am looking at it.")  # another instance, while we answered
+    live.exchange(mine, "is it on its way?", "Refunds take 3-5 days.", read_turns=read_turns)
+    stored = live.load(conversation.id)
+    assert stored is not None
+    assert [(t.role, t.text) for t in stored.turns] == [
+        ("customer", "where is my refund?"), ("agent", "Hello, Anna here: I am looking at it."),
+        ("customer", "is it on its way?"), ("assistant", "Refunds take 3-5 days.")]
+    assert mine.turns == stored.turns  # the caller's copy is the stored one
+
+
+def test_the_desk_keeps_an_agent_message_that_arrives_while_the_assistant_answers(
+        components: Callable[..., Components], monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = components()
+    desk, agents, live = parts.desk(), parts.agent_desk(), parts.desk().live
+    assert agents is not None and live is not None
+    session = desk.sign_in(desk.new_session(), "cust-001")
+    desk.send(session, "How long does a refund to my card take?")
+    handed = desk.talk_to_person(session)
+    assert handed is not None and handed.ticket_id
+    agents.close(handed.ticket_id, "answered")  # the assistant has the conversation again
+    respond_stream = desk.assistant.respond_stream
+
+    def answering_while_an_agent_writes(*args: object, **kwargs: object) -> object:
+        with live.database.write() as conn:  # the agent's message joins the stored turns (as _hand_to does)
+            stored = live._load(conn, session.conversation.id)
+            assert stored is not None
+            stored.turns.append(Turn("agent", "One more thing: the refund left us today.", "en"))
+            live._save(conn, stored)
+        return respond_stream(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(desk.assistant, "respond_stream", answering_while_an_agent_writes)
+    reply = desk.send(session, "And how do I change my payment method?")
+    assert isinstance(reply, Reply)
+    stored = live.load(session.conversation.id)
+    assert stored is not None
+    roles = [t.role for t in stored.turns]
+    assert "One more thing: the refund left us today." in [t.text for t in stored.turns]
+    assert roles[-2:] == ["customer", "assistant"] and stored.turns[-2].text == "And how do I change my payment method?"

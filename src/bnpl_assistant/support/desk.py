@@ -166,18 +166,20 @@ class SupportDesk:
                 session.seen = max(session.seen, kept.id)
                 yield LiveTurn(kept, owner)
                 return
+        read_turns = len(conversation.turns)
         for event in self.assistant.respond_stream(conversation, message, language=language):
             if isinstance(event, Reply):
                 session.last_turn_id = event.turn_id
-                self._keep(session, message, event)
+                self._keep(session, message, event, read_turns)
             yield event
 
-    def _keep(self, session: Session, message: str, reply: Reply) -> None:
-        """Record the exchange for the live desk and resuming; a reply that handed over queues the chat."""
+    def _keep(self, session: Session, message: str, reply: Reply, read_turns: int) -> None:
+        """Record the exchange for the live desk and resuming (``read_turns``: the conversation's turns when the
+        turn read it; see ``LiveChat.exchange``); a reply that handed over queues the chat."""
         if self.live is None:
             return
         handed_over = reply.ticket_id if reply.outcome == "escalate" else None  # its notice comes through poll()
-        shown = self.live.exchange(session.conversation, message, reply.text, handed_over)
+        shown = self.live.exchange(session.conversation, message, reply.text, handed_over, read_turns)
         session.seen = max(session.seen, shown.id)
 
     def talk_to_person(self, session: Session, language: str | None = None,
@@ -186,10 +188,12 @@ class SupportDesk:
         press opens or updates a ticket)."""
         if not self.clients.allow(client):
             return None
-        reply = self.assistant.hand_off(self._current(session)[0], "customer-pressed-button",
+        conversation = self._current(session)[0]
+        read_turns = len(conversation.turns)
+        reply = self.assistant.hand_off(conversation, "customer-pressed-button",
                                         None if language in (None, "", "auto") else language)
         session.last_turn_id = reply.turn_id
-        self._keep(session, "", reply)
+        self._keep(session, "", reply, read_turns)
         return reply
 
     def poll(self, session: Session) -> list[Message]:

@@ -135,11 +135,19 @@ class LiveChat:
     # -- the customer's side -------------------------------------------------------------------------
 
     def exchange(self, conversation: Conversation, customer_text: str, reply_text: str,
-                 ticket: str | None = None) -> Message:
+                 ticket: str | None = None, read_turns: int | None = None) -> Message:
         """One assistant turn, in one transaction: the conversation's state, the customer's message (when there
         is one) and the reply; with ``ticket`` (the reply handed over) the conversation is queued too. Returns
-        the reply's message (a queue notice comes after it)."""
+        the reply's message (a queue notice comes after it).
+
+        ``read_turns``: how many turns the conversation had when the turn read it. Turns stored meanwhile by
+        someone else (an agent's message written on another instance while the assistant was answering) are
+        kept, before this turn's own, instead of being overwritten with the state read at the turn's start."""
         with self.database.write() as conn:
+            if read_turns is not None:
+                stored = self._load(conn, conversation.id)
+                if stored is not None and len(stored.turns) > read_turns:
+                    conversation.turns[:] = [*stored.turns, *conversation.turns[read_turns:]]
             self._save(conn, conversation)
             if customer_text:
                 self._record(conn, conversation.id, "customer", customer_text)
