@@ -75,7 +75,8 @@ def _bare(ctx: BenchContext, picked: list[str], warm_up: list[str]) -> dict[str,
     assistant = parts.assistant
     embedder = assistant.understander.embedder
     desk = parts.desk()
-    for text in warm_up:  # first calls load lazily
+    assistant.warm()  # as `serve` does before it listens
+    for text in warm_up:  # and what loads lazily beyond that
         assistant.respond(Conversation(), text)
     calls = {
         "embedding": embedder.embed_query,

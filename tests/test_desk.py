@@ -1,8 +1,11 @@
-"""The support desk's limits: per session, and per client address across sessions."""
+"""The support desk's limits: per session, and per client address across sessions; the page's queue settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bnpl_assistant.support.desk import RATE_LIMIT_MESSAGES, ClientLimiter, Session
+from bnpl_assistant.wiring import Components
 
 
 def test_session_limit_slides() -> None:
@@ -38,3 +41,16 @@ def test_slow_down_line_is_a_template_in_the_conversations_language() -> None:
     assert desk.rate_limited_text(session).startswith("Sie senden sehr schnell")
     session.conversation.turns.append(Turn("customer", "Bonjour", "fr"))  # no French line: English
     assert desk.rate_limited_text(session).startswith("You're sending messages very quickly")
+
+
+def test_the_queue_estimates_once_a_second_and_its_idle_loops_sleep_longer(
+        components: Callable[..., Components]) -> None:
+    """Gradio's queue settings that cost server CPU (``ui.app``): position estimates on a timer rather than at
+    every job start, and idle loops that look every 5 ms / 100 ms instead of every 1 ms / 10 ms."""
+    from bnpl_assistant.ui.app import PROGRESS_IDLE_SLEEP_S, QUEUE_IDLE_SLEEP_S, STATUS_UPDATE_S, build_app
+
+    parts = components()
+    queue = build_app(parts.desk(), parts.settings)._queue
+    assert queue.live_updates is False and queue.update_intervals == STATUS_UPDATE_S
+    assert queue.sleep_when_free == QUEUE_IDLE_SLEEP_S
+    assert queue.progress_update_sleep_when_free == PROGRESS_IDLE_SLEEP_S

@@ -306,6 +306,7 @@ def serve(
                 ingest_all(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))
         components = build(settings)
         desk, agents = components.desk(), components.agent_desk()
+        components.assistant.warm()  # before the first customer, not during their turn
     except BnplError as exc:
         _fail(exc)
     from bnpl_assistant.ui.app import build_app

@@ -53,6 +53,11 @@ class LanguageDetector:
                     self._models[quick] = _lingua(self.languages, quick=quick)
         return self._models[quick]
 
+    def warm(self) -> None:
+        """Build both lingua detectors now (a server, before it takes traffic; the full models take ~2 s)."""
+        self._get(quick=True)
+        self._get()
+
     def _values(self, text: str, letters: int) -> list[Any]:
         """Confidence values, best first. A long message is read by lingua's quick (trigram) models first,
         which load in 0.1 s instead of the full models' 2 s: where they are sure, the full models agreed on

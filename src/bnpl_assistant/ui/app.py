@@ -27,6 +27,14 @@ from bnpl_assistant.ui.agent_tab import agent_desk_tab
 POLL_S = 1.0  # how often the customer's page asks for an agent's messages
 DASHBOARD_REFRESH_S = 15.0  # how often the dashboard refreshes itself
 CONCURRENCY_LIMIT = 4  # offline replies take ~20 ms of CPU; 4 keeps 2 cores busy without queue stalls
+# Gradio's queue, measured under the fleet benchmark's closed loop (benchmarks/fleet.py, py-spy on the server):
+# - with status_update_rate="auto" it sends every waiting event a new position estimate each time a job starts
+#   (O(queue) messages per reply); estimates once a second are plenty for a chat;
+# - its queue loop sleeps 1 ms between looks while idle or full, its progress loop 10 ms: ~6% of a core on an
+#   idle server. 5 ms costs a message at most 5 ms before its handler starts; no handler reports progress.
+STATUS_UPDATE_S = 1.0
+QUEUE_IDLE_SLEEP_S = 0.005
+PROGRESS_IDLE_SLEEP_S = 0.1
 MAX_MESSAGE_CHARS = 20_000  # longer pastes are cut here; the assistant reads at most settings.max_message_chars
 LANGUAGES = [("Auto-detect", "auto"), *((lang.native, lang.code) for lang in ALL_LANGUAGES)]
 EXAMPLES = [
@@ -67,8 +75,19 @@ def build_app(desk: SupportDesk, settings: Settings, agents: AgentDesk | None = 
         agent_desk_tab(desk, agents)
         _dashboard_tab(desk, app)
         _gaps_tab(desk)
-    app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=200)
+    app.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=200, status_update_rate=STATUS_UPDATE_S)
+    _slower_idle_loops(app)
     return app
+
+
+def _slower_idle_loops(app: gr.Blocks) -> None:
+    """Gradio has no option for its queue's idle sleeps (see ``QUEUE_IDLE_SLEEP_S``): set them on its queue, when
+    this Gradio has them under these names (tested: ``test_desk``)."""
+    queue = getattr(app, "_queue", None)
+    for name, seconds in (("sleep_when_free", QUEUE_IDLE_SLEEP_S),
+                          ("progress_update_sleep_when_free", PROGRESS_IDLE_SLEEP_S)):
+        if queue is not None and isinstance(getattr(queue, name, None), float):
+            setattr(queue, name, max(getattr(queue, name), seconds))
 
 
 def _customer_tab(desk: SupportDesk, session: gr.State, customers: list[tuple[str, str]], app: gr.Blocks) -> None:
