@@ -66,7 +66,8 @@ def _cpu_s(pid: int) -> float:
 
 # -- bare costs, in this process ---------------------------------------------------------------------------
 
-def _bare(ctx: BenchContext, picked: list[str], warm_up: list[str]) -> dict[str, Any]:
+def _bare(ctx: BenchContext, picked: list[str], warm_messages: list[str]) -> dict[str, Any]:
+    from bnpl_assistant.assistant import warm_up
     from bnpl_assistant.conversation import Conversation
     from bnpl_assistant.wiring import build
 
@@ -75,8 +76,8 @@ def _bare(ctx: BenchContext, picked: list[str], warm_up: list[str]) -> dict[str,
     assistant = parts.assistant
     embedder = assistant.understander.embedder
     desk = parts.desk()
-    assistant.warm()  # as `serve` does before it listens
-    for text in warm_up:  # and what loads lazily beyond that
+    warm_up(assistant)  # as `serve` does before it listens
+    for text in warm_messages:  # and what loads lazily beyond that
         assistant.respond(Conversation(), text)
     calls = {
         "embedding": embedder.embed_query,

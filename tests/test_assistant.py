@@ -219,10 +219,11 @@ def test_a_wordless_message_gets_asked_what_it_needs(assistant: Assistant, messa
     assert empty.reason == "empty-message" and "didn't receive" in empty.text
 
 
-def test_warm_loads_what_the_first_turns_of_each_language_would(built: Built) -> None:
+def test_warm_up_loads_what_the_first_turns_of_each_language_would(built: Built) -> None:
     """``serve`` warms the assistant before it listens: lingua's detectors, and for every knowledge-base language
     its classifier, BM25 index and sentence lexicon (on a fresh core, so nothing was loaded before)."""
     from bnpl_assistant.answer.sentences import lexicon
+    from bnpl_assistant.assistant import warm_up
     from bnpl_assistant.wiring import assemble, build_core
 
     settings, _, _ = built
@@ -231,7 +232,7 @@ def test_warm_loads_what_the_first_turns_of_each_language_would(built: Built) ->
     languages = sorted({str(c.metadata["language"]) for c in table.chunks})
     assert len(languages) >= 6 and not table.lexical._by_lang and not classifier._loaded
     lexicon.cache_clear()
-    assistant.warm()
+    warm_up(assistant)
     assert sorted(table.lexical._by_lang) == languages
     assert sorted(classifier._loaded) == sorted(classifier.languages)
     assert set(assistant.detector._models) == {True, False}

@@ -137,25 +137,6 @@ class Assistant:
                 log.warning("model failed, suggesting the offline answer: %s", exc)
         return composition.text
 
-    def warm(self) -> None:
-        """Load now what turns load on first use: lingua's models, and for each knowledge-base language its
-        classifier, BM25 index and sentence lexicon (an article title of that language understood and composed,
-        with no side effect and no chat model). A server calls this before it takes traffic, so the first
-        customers in each language do not pay for it (measured: the first 200 page replies cost 46 ms of server
-        CPU each instead of 35); a one-shot ``ask`` does not (it would load languages it never uses). A vector
-        store that cannot be reached leaves the rest to the first turns."""
-        self.detector.warm()
-        try:
-            titles: dict[str, str] = {}
-            for chunk in self.search.table().chunks:
-                titles.setdefault(str(chunk.metadata["language"]), str(chunk.metadata["title"]))
-            for language, title in titles.items():
-                u = self.understander.understand(Conversation(), rules.normalise(title), language)
-                if u.top[0] in self.topics:
-                    self.writer.compose(u.top[0], u)
-        except StoreUnavailableError as exc:
-            log.warning("not warmed up (the vector store cannot be reached): %s", exc)
-
     def retrieve(self, query: str, k: int = 4, language: str | None = None) -> list[Passage]:
         """Passages for ``query``, reranked by the fused topic decision: the best-matching passages of the
         most likely topics first (what the LangChain retriever returns)."""
@@ -323,6 +304,26 @@ class Assistant:
         if self.handoffs is None:
             return None
         return self.handoffs.open_ticket(conversation, request, message)
+
+
+def warm_up(assistant: Assistant) -> None:
+    """Load now what turns load on first use: lingua's models, and for each knowledge-base language its
+    classifier, BM25 index and sentence lexicon (an article title of that language understood and composed,
+    with no side effect and no chat model). A server calls this before it takes traffic, so the first
+    customers in each language do not pay for it (measured: the first 200 page replies cost 46 ms of server
+    CPU each instead of 35); a one-shot ``ask`` does not (it would load languages it never uses). A vector
+    store that cannot be reached leaves the rest to the first turns."""
+    assistant.detector.warm()
+    try:
+        titles: dict[str, str] = {}
+        for chunk in assistant.search.table().chunks:
+            titles.setdefault(str(chunk.metadata["language"]), str(chunk.metadata["title"]))
+        for language, title in titles.items():
+            u = assistant.understander.understand(Conversation(), rules.normalise(title), language)
+            if u.top[0] in assistant.topics:
+                assistant.writer.compose(u.top[0], u)
+    except StoreUnavailableError as exc:
+        log.warning("not warmed up (the vector store cannot be reached): %s", exc)
 
 
 def _ms(since: float) -> float:

@@ -293,6 +293,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
 ) -> None:
     """Build the index and demo accounts if missing, then serve the Gradio page."""
+    from bnpl_assistant.assistant import warm_up
     from bnpl_assistant.store import VectorStore
     from bnpl_assistant.wiring import build, ingest_all
 
@@ -306,7 +307,7 @@ def serve(
                 ingest_all(settings, progress=lambda done, total: bar.update(task, completed=done, total=total))
         components = build(settings)
         desk, agents = components.desk(), components.agent_desk()
-        components.assistant.warm()  # before the first customer, not during their turn
+        warm_up(components.assistant)  # before the first customer, not during their turn
     except BnplError as exc:
         _fail(exc)
     from bnpl_assistant.ui.app import build_app

@@ -140,9 +140,8 @@ class LiveChat:
         is one) and the reply; with ``ticket`` (the reply handed over) the conversation is queued too. Returns
         the reply's message (a queue notice comes after it).
 
-        ``read_turns``: how many turns the conversation had when the turn read it. Turns stored meanwhile by
-        someone else (an agent's message written on another instance while the assistant was answering) are
-        kept, before this turn's own, instead of being overwritten with the state read at the turn's start."""
+        ``read_turns``: the conversation's turns when the turn read it. Turns stored meanwhile (an agent's message
+        on another instance) are kept before this turn's own, not overwritten with the state read at its start."""
         with self.database.write() as conn:
             if read_turns is not None:
                 stored = self._load(conn, conversation.id)
