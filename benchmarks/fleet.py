@@ -313,10 +313,10 @@ def _fleet_run(ctx: BenchContext, instances: int, messages: list[str], round_no:
 
 
 async def _warm_up(urls: list[str], messages: list[str]) -> None:
-    """``CUSTOMERS`` customers at once on each server, two messages each: the server's handler threads are
-    created here, as on a server that has been up a while, not inside the timed runs (measured: the first loaded
-    run after a start otherwise cost about 15 ms more server CPU a reply). Each warm-up customer stays below the
-    per-session rate limit."""
+    """``CUSTOMERS`` customers at once on each server, two messages each, so that each warm-up customer stays
+    below the per-session rate limit (one warm-up session of 40 messages was refused after 20). A server's first
+    loaded run still costs more a reply than its second (not explained: docs/benchmarks.md); the timed runs come
+    after this warm-up, as they did before it."""
     import asyncio
 
     async def customer(http: httpx.AsyncClient, url: str, index: int) -> None:

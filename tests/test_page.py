@@ -490,4 +490,3 @@ def test_one_address_cannot_get_round_the_limit_with_new_sessions(page_app: Page
         desk.clients.limit = 0
     assert "Answered" in outcomes[0] and "Answered" in outcomes[1]
     assert "Slow down" in outcomes[2]  # a third session from the same address, within the minute
-

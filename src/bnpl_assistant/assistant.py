@@ -310,8 +310,9 @@ def warm_up(assistant: Assistant) -> None:
     """Load now what turns load on first use: lingua's models, and for each knowledge-base language its
     classifier, BM25 index and sentence lexicon (an article title of that language understood and composed,
     with no side effect and no chat model). A server calls this before it takes traffic, so the first
-    customers in each language do not pay for it (measured: the first 200 page replies cost 46 ms of server
-    CPU each instead of 35); a one-shot ``ask`` does not (it would load languages it never uses). A vector
+    customers in each language do not pay for it (measured before it existed: 200 page replies cost 46 ms of
+    server CPU each as a server's first load, 39 ms when a warm server got them); a one-shot ``ask`` does not (it
+    would load languages it never uses). A vector
     store that cannot be reached leaves the rest to the first turns."""
     assistant.detector.warm()
     try:
