@@ -32,6 +32,7 @@ from bnpl_assistant.providers.base import ChatModel, Embedder, Summariser, as_su
 from bnpl_assistant.providers.factory import make_chat_model, make_embedder
 from bnpl_assistant.retrieve.articles import ArticleQuestions
 from bnpl_assistant.retrieve.hybrid import HybridSearch
+from bnpl_assistant.runtime import single_thread_blas
 from bnpl_assistant.settings import Settings
 from bnpl_assistant.storage import Database, open_database
 from bnpl_assistant.store import VectorStore
@@ -140,6 +141,7 @@ def build_core(settings: Settings, *, embedder: Embedder | None = None, store: V
     Raises:
         BnplError: a missing index ("run ingest"), an unreachable Chroma server, a malformed knowledge base.
     """
+    single_thread_blas()
     detector = LanguageDetector(settings.languages, settings.default_language)
     kb = load_knowledge(settings.knowledge_dir, settings.languages)
     embedder = embedder or make_embedder(settings)

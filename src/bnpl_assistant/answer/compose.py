@@ -27,6 +27,9 @@ LEXICAL_WEIGHT = 0.15  # the question's words in a passage, against the embeddin
 QUESTIONS_WEIGHT = 1.0  # an article's nearest listed question, against its best passage's score
 FACT_BONUS = 0.1  # a sentence with a figure or a place in the app, against its share of the question's words
 PASSAGE_WORDS = 0.5  # within the lexical score: the passage as a whole (title, heading, text) vs its best unit
+# An article this far below the best one without the question's words cannot catch up (they add at most
+# LEXICAL_WEIGHT) nor come within the runner-up margin; a hair more for rounding.
+REACH = LEXICAL_WEIGHT + RUNNER_UP_MARGIN + 1e-6
 
 
 @dataclass
@@ -54,18 +57,42 @@ class Scored:
     unit_scores: tuple[float, ...]  # per unit of the passage, the lexical overlap with the question
 
 
-def _score(candidates: list[int], question: Question, table: ChunkTable, lex: Lexicon) -> list[Scored]:
-    weights = lex.weights(question.text)
-    dense = table.matrix[candidates] @ question.vector.astype(np.float32)
+def _score(candidates: list[tuple[int, float]], question: Question, table: ChunkTable, lex: Lexicon) -> list[Scored]:
+    """Each (passage, embedding similarity) scored: the similarity plus the question's words it contains."""
+    units, passages = lex.overlaps(lex.weights(question.text))
     scored = []
-    for index, sim in zip(candidates, dense, strict=True):
-        meta = table.chunks[index].metadata
-        units = lex.units[index]
-        unit_scores = tuple(lex.overlap(weights, u.tokens) for u in units)
-        whole = frozenset().union(*(u.tokens for u in units), lex.tokens(f"{meta['title']} {meta['heading']}"))
-        words = PASSAGE_WORDS * lex.overlap(weights, whole) + (1 - PASSAGE_WORDS) * max(unit_scores, default=0.0)
-        scored.append(Scored(index, float(sim) + LEXICAL_WEIGHT * words, unit_scores))
+    for index, sim in candidates:
+        start, end = lex.span[index]
+        unit_scores = tuple(units[start:end].tolist())
+        words = (PASSAGE_WORDS * float(passages[lex.row[index]])
+                 + (1 - PASSAGE_WORDS) * max(unit_scores, default=0.0))
+        scored.append(Scored(index, sim + LEXICAL_WEIGHT * words, unit_scores))
     return scored
+
+
+def _within_reach(candidates: list[int], question: Question, table: ChunkTable,
+                  questions: ArticleQuestions | None) -> tuple[list[tuple[int, float]], dict[str, float]]:
+    """The candidates of the articles that can still be the answer or the runner-up, with their embedding
+    similarity, and each candidate article's nearest listed question.
+
+    The question's words add at most ``LEXICAL_WEIGHT`` to a passage's score, so an article whose best score
+    without them is more than ``REACH`` below the best article's can be neither the answer nor the runner-up:
+    leaving out its passages changes no reply (tested), and keeps the word overlap, the costly part, to the few
+    articles in reach on a pack whose topics hold a hundred articles each.
+    """
+    dense = table.matrix[candidates] @ question.vector.astype(np.float32)
+    articles = [str(table.chunks[i].metadata["article_id"]) for i in candidates]
+    near: dict[str, float] = {}
+    if questions is not None:
+        near = questions.similarity(question.vector, str(table.chunks[candidates[0]].metadata["language"]),
+                                    set(articles))
+    best: dict[str, float] = {}
+    for art, sim in zip(articles, dense, strict=True):
+        best[art] = max(best.get(art, -1.0), float(sim))
+    floor = max(score + QUESTIONS_WEIGHT * near.get(art, 0.0) for art, score in best.items()) - REACH
+    reach = {art for art, score in best.items() if score + QUESTIONS_WEIGHT * near.get(art, 0.0) >= floor}
+    kept = [(i, float(sim)) for i, sim, art in zip(candidates, dense, articles, strict=True) if art in reach]
+    return kept, near
 
 
 def _shorten(units: list[Unit], scores: tuple[float, ...], limit: int) -> str:
@@ -87,17 +114,14 @@ def _shorten(units: list[Unit], scores: tuple[float, ...], limit: int) -> str:
                    for pos, k in enumerate(kept)])
 
 
-def _articles(scored: list[Scored], question: Question, table: ChunkTable,
-              questions: ArticleQuestions | None) -> list[tuple[str, float]]:
-    """The topic's articles, best answer first: each one's best passage score plus its nearest listed
-    question's similarity."""
+def _articles(scored: list[Scored], table: ChunkTable, near: dict[str, float]) -> list[tuple[str, float]]:
+    """The articles of ``scored``, best answer first: each one's best passage score plus its nearest listed
+    question's similarity (``near``)."""
     best: dict[str, float] = {}
     for s in scored:
         art = str(table.chunks[s.index].metadata["article_id"])
         best[art] = max(best.get(art, -1.0), s.score)
-    if questions is not None:
-        lang = str(table.chunks[scored[0].index].metadata["language"])
-        near = questions.similarity(question.vector, lang, set(best))
+    if near:
         best = {art: score + QUESTIONS_WEIGHT * near.get(art, 0.0) for art, score in best.items()}
     return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
@@ -122,13 +146,19 @@ def compose(topic: str, question: Question, table: ChunkTable,
     if not candidates:
         return None
     lex = lexicon(table, str(table.chunks[candidates[0]].metadata["language"]))
-    scored = sorted(_score(candidates, question, table, lex), key=lambda s: (-s.score, s.index))
-    ranked = _articles(scored, question, table, questions)
+    kept, near = _within_reach(candidates, question, table, questions)
+    scored = sorted(_score(kept, question, table, lex), key=lambda s: (-s.score, s.index))
+    ranked = _articles(scored, table, near)
     close = [art for art, score in ranked[1:] if score >= ranked[0][1] - RUNNER_UP_MARGIN][:1]
-    leads = {art: min((s for s in scored if table.chunks[s.index].metadata["article_id"] == art),
-                      key=lambda s: int(table.chunks[s.index].metadata["chunk_index"])) for art, _ in ranked}
+    leads: dict[str, Scored] = {}  # each article's first passage (its direct answer)
+    for s in scored:
+        meta = table.chunks[s.index].metadata
+        lead = leads.get(str(meta["article_id"]))
+        if lead is None or int(meta["chunk_index"]) < int(table.chunks[lead.index].metadata["chunk_index"]):
+            leads[str(meta["article_id"])] = s
     chosen = [leads[ranked[0][0]]] + [leads[art] for art in close]
-    pool = [s for s in scored if s not in chosen and table.chunks[s.index].metadata["article_id"] == ranked[0][0]]
+    pool = [s for s in scored if table.chunks[s.index].metadata["article_id"] == ranked[0][0]
+            and all(s is not c for c in chosen)]
     parts: list[str] = []
     cited: list[Passage] = []
     budget = MAX_REPLY_CHARS

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from bnpl_assistant.retrieve.hybrid import ChunkTable
 from bnpl_assistant.retrieve.lexical import tokenize
 
@@ -59,7 +61,13 @@ def render(units: list[Unit]) -> str:
 
 class Lexicon:
     """The units of every passage of one knowledge-base language, and their words' inverse document
-    frequencies (a unit is a document: words that are everywhere in the articles weigh little)."""
+    frequencies (a unit is a document: words that are everywhere in the articles weigh little).
+
+    For scoring, each word's postings: the units, and the passages (with their title and heading), that
+    contain it. A question's overlap with every unit and passage of the language is then a few array additions
+    (one per word of the question), where testing each unit's word set cost milliseconds on a pack whose topics
+    hold hundreds of passages.
+    """
 
     def __init__(self, table: ChunkTable, language: str) -> None:
         self.language = language
@@ -71,6 +79,24 @@ class Lexicon:
                 df.update(unit.tokens)
         n = sum(len(units) for units in self.units.values()) or 1
         self._idf = {t: math.log(1 + n / f) for t, f in df.items()}
+        self.row: dict[int, int] = {}  # chunk index -> its row among the language's passages
+        self.span: dict[int, tuple[int, int]] = {}  # chunk index -> its units' rows [start, end)
+        unit_postings: dict[str, list[int]] = {}
+        whole_postings: dict[str, list[int]] = {}
+        start = 0
+        for row, (i, units) in enumerate(self.units.items()):
+            self.row[i], self.span[i] = row, (start, start + len(units))
+            for k, unit in enumerate(units):
+                for token in unit.tokens:
+                    unit_postings.setdefault(token, []).append(start + k)
+            meta = table.chunks[i].metadata
+            for token in frozenset().union(*(u.tokens for u in units),
+                                           self.tokens(f"{meta['title']} {meta['heading']}")):
+                whole_postings.setdefault(token, []).append(row)
+            start += len(units)
+        self._sizes = (start, len(self.units))
+        self._unit_postings = {t: np.asarray(rows, dtype=np.int64) for t, rows in unit_postings.items()}
+        self._whole_postings = {t: np.asarray(rows, dtype=np.int64) for t, rows in whole_postings.items()}
 
     def tokens(self, text: str) -> frozenset[str]:
         return frozenset(tokenize(text, self.language))
@@ -84,6 +110,21 @@ class Lexicon:
         """Share of the question's weight that ``tokens`` cover (0 to 1)."""
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in tokens) / total if total else 0.0
+
+    def overlaps(self, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`overlap` of every unit (rows as in ``span``) and of every passage with its title and heading
+        (rows as in ``row``) of the language: the same values, added in the same order."""
+        units, passages = np.zeros(self._sizes[0]), np.zeros(self._sizes[1])
+        total = sum(weights.values())
+        if not total:
+            return units, passages
+        for token, weight in weights.items():
+            units[self._unit_postings.get(token, _NONE)] += weight
+            passages[self._whole_postings.get(token, _NONE)] += weight
+        return units / total, passages / total
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 @lru_cache(maxsize=8)

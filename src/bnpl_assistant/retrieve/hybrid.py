@@ -67,21 +67,22 @@ class ChunkTable:
                                      for c in chunks], [str(c.metadata["language"]) for c in chunks])
         norms = np.linalg.norm(self.matrix, axis=1, keepdims=True)
         self._unit = self.matrix / np.where(norms > 0, norms, 1.0)
-        self._rows: dict[str, np.ndarray] = {}
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._of_topic: dict[tuple[str, str], list[int]] = {}
 
     def dense(self, vector: np.ndarray, language: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` chunks of ``language`` nearest to ``vector`` by cosine similarity, best first (ties by id)."""
-        rows = self._rows.get(language)
-        if rows is None:
+        found = self._rows.get(language)
+        if found is None:  # the language's rows and their unit vectors, one contiguous block, once per table
             rows = np.array([i for i, c in enumerate(self.chunks) if c.metadata["language"] == language],
                             dtype=np.int64)
-            self._rows[language] = rows
+            found = self._rows[language] = (rows, np.ascontiguousarray(self._unit[rows]))
+        rows, unit = found
         if not len(rows):
             return []
         query = np.asarray(vector, dtype=np.float32).ravel()
         norm = float(np.linalg.norm(query))
-        scores = self._unit[rows] @ (query / (norm or 1.0))
+        scores = unit @ (query / (norm or 1.0))
         top = np.argsort(-scores, kind="stable")[:k]
         return [(self.chunks[rows[i]].id, float(scores[i])) for i in top]
 
