@@ -1,4 +1,5 @@
-"""The offline composer leaves out articles that cannot be chosen, and that changes no reply."""
+"""The offline composer and the passage ranking: articles out of reach left out, words scored by postings,
+the top k found without sorting everything; none of it changes a reply."""
 
 from __future__ import annotations
 
@@ -71,3 +72,18 @@ def test_the_lexicon_scores_every_unit_at_once_as_it_would_one_by_one(core: Core
             heading = lex.tokens(f"{meta['title']} {meta['heading']}")
             whole = frozenset().union(*(u.tokens for u in chunk_units), heading)
             assert passages[lex.row[index]] == lex.overlap(weights, whole)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_k_is_the_head_of_a_stable_descending_sort(seed: int) -> None:
+    """``top_k`` (a partition, then a sort of the few at or above the k-th) returns exactly what the dense and
+    lexical searches returned before it: the first k of a stable descending sort, ties by index."""
+    import numpy as np
+
+    from bnpl_assistant.retrieve.lexical import top_k
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    scores = rng.integers(0, 6, n).astype(np.float32) if seed % 2 else rng.random(n).astype(np.float32)  # ties
+    for k in (0, 1, 5, 20, n, n + 3):
+        assert top_k(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()

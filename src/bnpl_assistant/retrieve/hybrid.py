@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnpl_assistant.languages import knowledge_language
-from bnpl_assistant.retrieve.lexical import LexicalIndex
+from bnpl_assistant.retrieve.lexical import LexicalIndex, top_k
 from bnpl_assistant.store import StoredChunk, VectorStore
 
 RRF_K = 60
@@ -83,7 +83,7 @@ class ChunkTable:
         query = np.asarray(vector, dtype=np.float32).ravel()
         norm = float(np.linalg.norm(query))
         scores = unit @ (query / (norm or 1.0))
-        top = np.argsort(-scores, kind="stable")[:k]
+        top = top_k(scores, k)
         return [(self.chunks[rows[i]].id, float(scores[i])) for i in top]
 
     def passage(self, index: int, score: float = 0.0) -> Passage:

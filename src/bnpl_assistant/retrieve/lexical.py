@@ -54,6 +54,18 @@ class LexicalHit:
     score: float
 
 
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the ``k`` highest ``scores``, highest first, ties by index: the first ``k`` of a stable
+    descending sort, without sorting the rest (a partition, then a sort of the few at or above the k-th)."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable")
+    kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    at_least = np.flatnonzero(scores >= kth)  # every tie of the k-th included, in index order
+    return at_least[np.argsort(-scores[at_least], kind="stable")][:k]
+
+
 class LexicalIndex:
     """One BM25 index per knowledge-base language, built when a query in that language first comes (a process
     that answers one language never builds the other five); a query is scored against its own language's."""
@@ -85,5 +97,5 @@ class LexicalIndex:
         if not tokens:
             return []
         scores = model.get_scores(tokens)
-        order = np.argsort(-scores)[: min(k, len(idx))]
+        order = top_k(scores, k)
         return [LexicalHit(idx[int(i)], float(scores[i])) for i in order if scores[i] > 0]
