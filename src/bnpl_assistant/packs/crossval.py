@@ -50,29 +50,6 @@ class OutOfFold:
     fit_seconds: list[float] = field(default_factory=list)
 
 
-NEAR_TWIN: float | None = None
-
-
-def near_twin_groups(vectors: np.ndarray, threshold: float, block: int = 1024) -> np.ndarray:
-    """A group id per row: rows whose cosine similarity reaches ``threshold`` are in one group (transitively)."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    parent = np.arange(len(unit))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    for start in range(0, len(unit), block):
-        sims = unit[start:start + block] @ unit.T
-        for a, b in zip(*np.nonzero(sims >= threshold), strict=True):
-            i, j = root(start + int(a)), root(int(b))
-            if i != j:
-                parent[max(i, j)] = min(i, j)
-    return np.array([root(i) for i in range(len(unit))])
-
-
 def _stratify(labels: list[str], folds: int) -> list[str]:
     counts = Counter(labels)
     return [label if counts[label] >= folds else "__rare__" for label in labels]
@@ -149,15 +126,8 @@ def out_of_fold(exemplars: list[Exemplar], vectors: np.ndarray, ticket_rows: lis
     result = OutOfFold(labels, [exemplars[i].text for i in ticket_rows], sources, {}, [""] * n, np.zeros(n),
                        np.zeros(n))
     rows = np.asarray(ticket_rows)
-    if NEAR_TWIN is None:
-        splits = [held for _, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(
-            np.zeros(n), strata)]
-    else:
-        from sklearn.model_selection import StratifiedGroupKFold
-
-        groups = near_twin_groups(vectors[rows], NEAR_TWIN)
-        splits = [held for _, held in StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=SEED).split(
-            np.zeros(n), strata, groups)]
+    splits = [held for _, held in StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED).split(
+        np.zeros(n), strata)]
     jobs = [_Fold(rows[held].tolist()) for held in splits]
     _JOB.update(exemplars=exemplars, vectors=vectors, train=train)
     workers = max(1, min(folds, workers if workers is not None else (os.cpu_count() or 1)))
